@@ -1,0 +1,144 @@
+"""The ``compoundeye`` command line: argument parsing only.
+
+Each subcommand names the function that runs it as ``module:function``; the module is
+imported only when that subcommand runs, so ``compoundeye check-config`` never loads
+OpenCV and ``compoundeye dashboard`` never loads the edge worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from compoundeye import __version__
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        index_text, count_text = text.split("/")
+        index, count = int(index_text), int(count_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N such as 0/4, got {text!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"shard {text!r}: need 0 <= I < N and N >= 1")
+    return index, count
+
+
+def _site_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--site", type=Path, required=True, help="the site YAML file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, each subcommand carrying its handler's import path."""
+    parser = argparse.ArgumentParser(prog="compoundeye", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"compoundeye {__version__}")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (CE_LOG_LEVEL)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check-config", help="validate a site file")
+    p.add_argument("file", type=Path)
+    p.set_defaults(handler="compoundeye.site.check:run")
+
+    p = sub.add_parser("demo", help="the whole compound on this machine")
+    p.add_argument("--cameras", type=int, default=16, help="simulated cameras (default 16)")
+    p.add_argument("--doors", type=int, default=16, help="simulated doors (default 16)")
+    p.add_argument("--port", type=int, default=8080, help="dashboard port (default 8080)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    p.set_defaults(handler="compoundeye.demo:run")
+
+    p = sub.add_parser("edge", help="edge worker: cameras, recorder, door listener")
+    _site_arg(p)
+    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N")
+    p.add_argument("--doors", action=argparse.BooleanOptionalAction, default=None,
+                   help="run the MQTT door listener here (default: the site's edge.door_listener)")
+    p.add_argument("--no-record", action="store_true", help="do not record the main streams")
+    p.add_argument("--worker-id", default=None, help="default: hostname and shard")
+    p.set_defaults(handler="ingest.main:run")
+
+    p = sub.add_parser("doors", help="the MQTT door listener on its own")
+    _site_arg(p)
+    p.set_defaults(handler="ingest.main:run_doors")
+
+    p = sub.add_parser("alerts", help="alerting service (consumer group on ce:events)")
+    _site_arg(p)
+    p.add_argument("--consumer", default=None, help="consumer name (default: host-pid)")
+    p.set_defaults(handler="alerts.main:run")
+
+    p = sub.add_parser("dashboard", help="the web dashboard and HTTP API")
+    _site_arg(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(handler="dashboard.serve:run")
+
+    p = sub.add_parser("export", help="evidence export and verification")
+    export_sub = p.add_subparsers(dest="export_command", required=True, metavar="ACTION")
+    e = export_sub.add_parser("create", help="export clips of cameras over a time window")
+    _site_arg(e)
+    e.add_argument("--camera", action="append", required=True, dest="cameras")
+    e.add_argument("--start", required=True, help="RFC 3339, e.g. 2026-11-03T21:40:00Z")
+    e.add_argument("--end", required=True)
+    e.add_argument("--case-id", required=True)
+    e.add_argument("--reason", required=True)
+    e.add_argument("--requester", default=None, help="default: the shell user")
+    e.set_defaults(handler="dashboard.export.cli:create")
+    e = export_sub.add_parser("verify", help="recompute an export's hashes")
+    e.add_argument("directory", type=Path)
+    e.set_defaults(handler="dashboard.export.cli:verify")
+    e = export_sub.add_parser("search", help="cameras and recorded coverage for a place and window")
+    _site_arg(e)
+    e.add_argument("--start", required=True)
+    e.add_argument("--end", required=True)
+    e.add_argument("--building")
+    e.add_argument("--zone")
+    e.add_argument("--door")
+    e.add_argument("--near", help="lat,lon")
+    e.add_argument("--radius-m", type=float, default=50.0)
+    e.add_argument("--camera", action="append", dest="cameras")
+    e.set_defaults(handler="dashboard.export.cli:search")
+
+    p = sub.add_parser("token", help="API tokens")
+    token_sub = p.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    t = token_sub.add_parser("add", help="create a token; printed once, only its hash is kept")
+    t.add_argument("name")
+    t.add_argument("--role", required=True, choices=["operator", "investigator", "ops", "admin"])
+    t.set_defaults(handler="dashboard.auth.tokens:cli_add")
+
+    p = sub.add_parser("bench", help="run a benchmark against its baseline")
+    p.add_argument("name", help="decode, motion, bus, export, search, ops")
+    p.add_argument("--quick", action="store_true", help="a short run, for CI smoke tests")
+    p.add_argument("--json", action="store_true", help="end with one JSON line of results")
+    p.set_defaults(handler="bench.runner:run")
+
+    p = sub.add_parser("health", help="check that Redis, MQTT, the TSDB and the store answer")
+    p.set_defaults(handler="compoundeye.health:run")
+    return parser
+
+
+def _resolve(path: str) -> Handler:
+    module_name, _, function_name = path.partition(":")
+    module = importlib.import_module(module_name)
+    handler: Handler = getattr(module, function_name)
+    return handler
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``compoundeye`` console script."""
+    from compoundeye.logs import setup_logging
+    from compoundeye.settings import Settings
+
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level or Settings().log_level)
+    try:
+        return _resolve(args.handler)(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

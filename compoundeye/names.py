@@ -1,0 +1,63 @@
+"""Every Redis stream and key name and every MQTT topic shape, in one place."""
+
+from __future__ import annotations
+
+EVENTS_STREAM = "ce:events"
+"""Events from edge workers and door listeners (field ``e``: one JSON event)."""
+
+ALERTS_STREAM = "ce:alerts"
+"""Every alert change, for live screens (field ``a``: one JSON alert change)."""
+
+DEADLETTER_STREAM = "ce:deadletter"
+"""Input that could not become an event, with its raw bytes, reason and source."""
+
+EVENT_FIELD = "e"
+ALERT_FIELD = "a"
+
+ALERTS_GROUP = "ce-alerts"
+"""Consumer group of the alerting service on ``ce:events``."""
+
+STREAM_MAXLEN = 1_000_000
+"""Approximate cap on each stream (XADD MAXLEN ~), so Redis memory stays bounded."""
+
+DEADLETTER_MAXLEN = 100_000
+DEADLETTER_RAW_LIMIT = 4096
+"""Raw bytes kept per dead letter; the rest is cut (and the cut is recorded)."""
+
+
+def camera_status_key(camera_id: str) -> str:
+    """Hash with a camera's current status, refreshed by its edge worker with a TTL."""
+    return f"ce:camera:{camera_id}:status"
+
+
+CAMERA_STATUS_PATTERN = "ce:camera:*:status"
+
+
+def door_status_key(door_id: str) -> str:
+    """Hash with a door controller's liveness, refreshed on every heartbeat."""
+    return f"ce:door:{door_id}:status"
+
+
+def worker_key(worker_id: str) -> str:
+    """Hash with an edge worker's own heartbeat and counters."""
+    return f"ce:worker:{worker_id}"
+
+
+def activity_key(camera_id: str) -> str:
+    """Hash with a camera's persisted activity baseline (one field per zone)."""
+    return f"ce:activity:{camera_id}"
+
+
+def door_topic(prefix: str, door_id: str) -> str:
+    """MQTT topic a door controller publishes its events on."""
+    return f"{prefix}/{door_id}/events"
+
+
+def door_topic_filter(prefix: str) -> str:
+    """MQTT subscription covering every door's events."""
+    return f"{prefix}/+/events"
+
+
+def listener_status_topic(prefix: str, listener_id: str) -> str:
+    """Retained online/offline topic of a door listener (its last will)."""
+    return f"{prefix}/_listeners/{listener_id}/status"

@@ -1,0 +1,270 @@
+"""Nested pydantic models of the site file. Every model forbids unknown keys."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timedelta
+from functools import cached_property
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+"""Camera and door ids: safe as path components, topic levels and Redis key parts."""
+
+_ID_RE = re.compile(ID_PATTERN)
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def is_valid_id(value: str) -> bool:
+    """Whether a camera or door id is well formed (and so safe in a path)."""
+    return bool(_ID_RE.fullmatch(value)) and value not in {".", ".."}
+
+
+class StrictModel(BaseModel):
+    """Base for every site model: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Point = tuple[float, float]
+
+
+def _check_polygon(points: list[Point]) -> list[Point]:
+    if len(points) < 3:
+        raise ValueError("a polygon needs at least 3 points")
+    for x, y in points:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(
+                f"point ({x}, {y}) is outside the frame: coordinates are normalised to 0..1"
+            )
+    return points
+
+
+Polygon = Annotated[list[Point], AfterValidator(_check_polygon)]
+
+
+class Location(StrictModel):
+    """Where a camera or door is: building, floor, zone, and WGS84 coordinates."""
+
+    building: str = Field(min_length=1, max_length=64)
+    floor: int = Field(default=0, ge=-10, le=200)
+    zone: str = Field(default="", max_length=64)
+    lat: float = Field(ge=-90, le=90, description="required: location search and the map")
+    lon: float = Field(ge=-180, le=180, description="required: location search and the map")
+
+
+class Zone(StrictModel):
+    """A named region of a camera's picture; motion is reported per zone."""
+
+    name: str = Field(min_length=1, max_length=64)
+    polygon: Polygon
+    armed_schedule: str | None = Field(
+        default=None, description="schedule during which motion here raises an alert"
+    )
+    min_area: float = Field(default=0.002, gt=0, le=1, description="fraction of the frame")
+
+
+class Camera(StrictModel):
+    """One camera: its two RTSP streams, where it is and how to watch it."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = ""
+    main_url: str = Field(min_length=1, description="required: the recorded stream")
+    sub_url: str = Field(default="", description="detection stream; main_url when empty")
+    location: Location
+    detect_fps: float = Field(default=5.0, gt=0, le=30)
+    masks: list[Polygon] = Field(default_factory=list)
+    zones: list[Zone] = Field(default_factory=list)
+    record: bool = True
+    sees_doors: list[str] = Field(default_factory=list)
+
+    @property
+    def detect_url(self) -> str:
+        """The stream the detectors read: the sub stream, or the main one without it."""
+        return self.sub_url or self.main_url
+
+    @field_validator("main_url", "sub_url")
+    @classmethod
+    def _rtsp_like(cls, value: str) -> str:
+        if value and "://" not in value:
+            raise ValueError("a stream URL needs a scheme, e.g. rtsp://host:8554/cam")
+        return value
+
+
+class TimeRange(StrictModel):
+    """Weekdays and a time span; ``end`` before ``start`` means it runs past midnight."""
+
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS))
+    start: time = time(0, 0)
+    end: time = time(23, 59, 59)
+
+    def contains(self, moment: datetime) -> bool:
+        """Whether a local datetime falls in this range."""
+        day = WEEKDAYS[moment.weekday()]
+        at = moment.time()
+        if self.start <= self.end:
+            return day in self.days and self.start <= at < self.end
+        if at >= self.start:
+            return day in self.days
+        previous = WEEKDAYS[(moment - timedelta(days=1)).weekday()]
+        return previous in self.days and at < self.end
+
+
+class Schedule(StrictModel):
+    """A named weekly schedule (e.g. office hours, night)."""
+
+    ranges: list[TimeRange] = Field(min_length=1)
+
+    def active(self, moment: datetime, tz: ZoneInfo) -> bool:
+        """Whether the schedule is in force at an aware ``moment`` in the site's zone."""
+        local = moment.astimezone(tz)
+        return any(r.contains(local) for r in self.ranges)
+
+
+class Door(StrictModel):
+    """A door controller at an entrance, and the cameras that see it."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = ""
+    location: Location
+    cameras: list[str] = Field(default_factory=list)
+    held_open_seconds: float = Field(default=30.0, gt=0, le=86_400)
+    schedule: str | None = Field(
+        default=None, description="access schedule; a grant outside it is an after-hours alert"
+    )
+
+
+class Priorities(StrictModel):
+    """Alert priority per rule, 1 highest."""
+
+    door_forced: int = Field(default=1, ge=1, le=5)
+    door_held: int = Field(default=2, ge=1, le=5)
+    door_tamper: int = Field(default=1, ge=1, le=5)
+    door_denied_burst: int = Field(default=2, ge=1, le=5)
+    door_after_hours: int = Field(default=3, ge=1, le=5)
+    door_impossible_travel: int = Field(default=2, ge=1, le=5)
+    door_offline: int = Field(default=2, ge=1, le=5)
+    camera_tamper: int = Field(default=2, ge=1, le=5)
+    camera_offline: int = Field(default=3, ge=1, le=5)
+    motion_armed: int = Field(default=3, ge=1, le=5)
+    activity_anomaly: int = Field(default=4, ge=1, le=5)
+
+
+class Retention(StrictModel):
+    """How long recordings and snapshots are kept. Exports are never removed."""
+
+    recordings_days: float = Field(default=14, gt=0)
+    snapshots_days: float = Field(default=30, gt=0)
+    min_free_bytes: int = Field(default=5 * 1024**3, ge=0)
+
+
+class DoorRules(StrictModel):
+    """Thresholds of the door rules."""
+
+    forced_grace_seconds: float = Field(default=5.0, gt=0)
+    denied_burst_count: int = Field(default=5, ge=2)
+    denied_burst_window_seconds: float = Field(default=60.0, gt=0)
+    travel_max_speed_mps: float = Field(default=3.0, gt=0)
+    travel_min_distance_m: float = Field(default=200.0, ge=0)
+    heartbeat_timeout_seconds: float = Field(default=90.0, gt=0)
+
+
+class Alerting(StrictModel):
+    """Dedupe, correlation and auto-resolve settings of the alerting service."""
+
+    cooldown_seconds: float = Field(default=120.0, ge=0)
+    clip_before_seconds: float = Field(default=10.0, ge=0)
+    clip_after_seconds: float = Field(default=30.0, ge=0)
+    auto_resolve: bool = True
+    claim_idle_seconds: float = Field(default=30.0, gt=0)
+    max_deliveries: int = Field(default=5, ge=1)
+    camera_stale_seconds: float = Field(default=30.0, gt=0)
+
+
+class Edge(StrictModel):
+    """Edge worker defaults."""
+
+    segment_seconds: int = Field(default=10, ge=2, le=600)
+    offline_after_seconds: float = Field(default=10.0, gt=0)
+    heartbeat_ttl_seconds: int = Field(default=15, ge=2)
+    queue_size: int = Field(default=4, ge=1)
+    door_listener: bool = Field(default=False, description="run the MQTT door listener here")
+    metrics_interval_seconds: float = Field(default=10.0, gt=0)
+
+
+class Mqtt(StrictModel):
+    """Door controller topics."""
+
+    topic_prefix: str = Field(default="doors", pattern=r"^[A-Za-z0-9_/-]+$")
+    max_payload_bytes: int = Field(default=16 * 1024, ge=64)
+    client_id: str = Field(default="compoundeye-doors", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class CameraFile(StrictModel):
+    """A CSV file of cameras, relative to the site file."""
+
+    path: str = Field(min_length=1)
+
+
+class Site(StrictModel):
+    """The whole site file."""
+
+    name: str = Field(default="compound", max_length=128)
+    timezone: str = "UTC"
+    camera_files: list[CameraFile] = Field(default_factory=list)
+    cameras: list[Camera] = Field(default_factory=list)
+    doors: list[Door] = Field(default_factory=list)
+    schedules: dict[str, Schedule] = Field(default_factory=dict)
+    priorities: Priorities = Priorities()
+    retention: Retention = Retention()
+    door_rules: DoorRules = DoorRules()
+    alerting: Alerting = Alerting()
+    edge: Edge = Edge()
+    mqtt: Mqtt = Mqtt()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def camera(self, camera_id: str) -> Camera | None:
+        """The camera with this id, or None."""
+        return self.cameras_by_id.get(camera_id)
+
+    def door(self, door_id: str) -> Door | None:
+        """The door with this id, or None."""
+        return self.doors_by_id.get(door_id)
+
+    @cached_property
+    def cameras_by_id(self) -> dict[str, Camera]:
+        return {c.id: c for c in self.cameras}
+
+    @cached_property
+    def doors_by_id(self) -> dict[str, Door]:
+        return {d.id: d for d in self.doors}
+
+    @cached_property
+    def _door_cameras(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = {d.id: list(d.cameras) for d in self.doors}
+        for camera in self.cameras:
+            for door_id in camera.sees_doors:
+                seen = index.setdefault(door_id, [])
+                if camera.id not in seen:
+                    seen.append(camera.id)
+        return index
+
+    def cameras_for_door(self, door_id: str) -> list[str]:
+        """Cameras that see a door: the door's own list plus cameras naming the door."""
+        return list(self._door_cameras.get(door_id, []))

@@ -1,0 +1,1 @@
+"""The FastAPI dashboard: API, pages, auth, audit, clip search and evidence export."""

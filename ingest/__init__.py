@@ -1,0 +1,1 @@
+"""The edge worker: camera readers, recorder, door listener, heartbeats, metrics."""
