@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("doors", help="the MQTT door listener on its own")
     _site_arg(p)
-    p.set_defaults(handler="ingest.main:run_doors")
+    p.set_defaults(handler="ingest.doors.service:run")
 
     p = sub.add_parser("alerts", help="alerting service (consumer group on ce:events)")
     _site_arg(p)
