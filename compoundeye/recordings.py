@@ -120,7 +120,7 @@ def list_segments(
     for hour in _hours(start - nominal * 2, end):
         directory = base / hour.strftime("%Y-%m-%d") / hour.strftime("%H")
         try:
-            names = [e.name for e in _scandir_files(directory)]
+            names = _scandir_names(directory)
         except FileNotFoundError:
             continue
         for name in names:
@@ -139,6 +139,15 @@ def list_segments(
         if seg_end > start and moment < end:
             segments.append(Segment(path, moment, seg_end))
     return segments
+
+
+def _scandir_names(directory: Path) -> list[str]:
+    """Names of the regular files in ``directory`` (no Path objects: this is the hot loop
+    of a search over thousands of segments)."""
+    import os
+
+    with os.scandir(directory) as entries:
+        return [e.name for e in entries if e.is_file(follow_symlinks=False)]
 
 
 def _scandir_files(directory: Path) -> list[Path]:

@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     tsdb_url: str = "http://127.0.0.1:8428"
+    tsdb_token: str = Field(default="", description="InfluxDB 2.x/3.x token; VictoriaMetrics: ''")
+    tsdb_org: str = Field(default="compoundeye", description="InfluxDB organisation")
+    tsdb_bucket: str = Field(default="compoundeye", description="InfluxDB bucket")
     database_url: str = Field(
         default="",
         description="SQLAlchemy URL of the alert store; empty means a SQLite file in data_dir",

@@ -1,6 +1,6 @@
 """The site file: cameras, doors, schedules, priorities and retention, validated."""
 
-from compoundeye.site.loader import ConfigError, SiteConfigError, load_site
+from compoundeye.site.loader import ConfigError, SiteConfigError, load_site, site_from_mapping
 from compoundeye.site.models import (
     Camera,
     Door,
@@ -8,8 +8,10 @@ from compoundeye.site.models import (
     Priorities,
     Schedule,
     Site,
+    TimeRange,
     Zone,
 )
+from compoundeye.site.refs import site_problems
 
 __all__ = [
     "Camera",
@@ -20,6 +22,9 @@ __all__ = [
     "Schedule",
     "Site",
     "SiteConfigError",
+    "TimeRange",
     "Zone",
     "load_site",
+    "site_from_mapping",
+    "site_problems",
 ]

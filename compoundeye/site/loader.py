@@ -1,170 +1,86 @@
-"""Load a site file (YAML plus optional camera CSV files) and report every error by path."""
+"""Load a site file (YAML plus optional camera CSV files) and report every error by path.
+
+Every camera and door is validated on its own, so one bad camera does not hide the
+others' errors, and the cross-references (duplicate ids, doors naming unknown cameras,
+unknown schedules) are checked over whatever was valid. Nothing is validated twice: the
+2,400-camera reference site loads in a fraction of a second.
+"""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from compoundeye.site.models import Camera, Site
+from compoundeye.site.camera_csv import CSV_COLUMNS, load_camera_csv
+from compoundeye.site.errors import ConfigError, SiteConfigError, Where, pydantic_errors
+from compoundeye.site.models import Camera, CameraFile, Door, Site
+from compoundeye.site.refs import check_references
 
-CSV_COLUMNS = (
-    "id",
-    "name",
-    "main_url",
-    "sub_url",
-    "building",
-    "floor",
-    "zone",
-    "lat",
-    "lon",
-    "detect_fps",
-    "sees_doors",
-)
-"""Columns of a camera CSV file; ``id``, ``main_url``, ``building``, ``lat``, ``lon`` required."""
+__all__ = ["CSV_COLUMNS", "ConfigError", "SiteConfigError", "load_site", "site_from_mapping"]
 
-_LOCATION_COLUMNS = ("building", "floor", "zone", "lat", "lon")
-
-_YamlLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
+_BaseLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
     yaml, "CSafeLoader", yaml.SafeLoader
 )
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+# YAML 1.1 reads 22:00 as the base-60 integer 1320; a schedule means a time of day.
+_INT_RE = r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"
+_FLOAT_RE = (
+    r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+_CAMERA_FILES = TypeAdapter(list[CameraFile])
 
 
-@dataclass(frozen=True)
-class ConfigError:
-    """One problem in a site file, located by YAML path or CSV file and row."""
+class _SiteYamlLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """Safe loader: no base-60 numbers, and a key repeated in one mapping is an error."""
 
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
-
-
-class SiteConfigError(Exception):
-    """The site file is invalid; ``errors`` holds every problem found."""
-
-    def __init__(self, source: Path, errors: Sequence[ConfigError]) -> None:
-        self.source = source
-        self.errors = list(errors)
-        lines = "\n".join(f"  {e}" for e in self.errors)
-        super().__init__(f"{source}: {len(self.errors)} error(s)\n{lines}")
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping", node.start_mark,
+                        f"duplicate key {key_node.value!r}", key_node.start_mark)
+                seen.add(key_node.value)
+        result: dict[Hashable, Any] = super().construct_mapping(node, deep=deep)
+        return result
 
 
-def _path(loc: Iterable[int | str], prefix: str = "") -> str:
-    text = prefix
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text or "(top level)"
+def _install_resolvers() -> None:
+    resolvers = {
+        first: [(tag, rx) for tag, rx in entries if tag not in (_INT, _FLOAT)]
+        for first, entries in _BaseLoader.yaml_implicit_resolvers.items()
+    }
+    _SiteYamlLoader.yaml_implicit_resolvers = resolvers
+    import re
+
+    _SiteYamlLoader.add_implicit_resolver(_INT, re.compile(_INT_RE), list("-+0123456789"))
+    _SiteYamlLoader.add_implicit_resolver(_FLOAT, re.compile(_FLOAT_RE), list("-+0123456789."))
 
 
-def _pydantic_errors(exc: ValidationError, prefix: str = "") -> list[ConfigError]:
-    errors = []
-    for err in exc.errors(include_url=False):
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif err["type"] == "missing":
-            message = "required key is missing"
-        errors.append(ConfigError(_path(err["loc"], prefix), message))
-    return errors
+_install_resolvers()
 
 
-def _csv_row_to_camera(row: dict[str, str | None]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    location: dict[str, Any] = {}
-    for key, value in row.items():
-        if key is None:
-            raise ValueError("row has more cells than the header")
-        text = (value or "").strip()
-        if key in _LOCATION_COLUMNS:
-            if text:
-                location[key] = text
-        elif key == "sees_doors":
-            if text:
-                data[key] = [d.strip() for d in text.split(";") if d.strip()]
-        elif key in CSV_COLUMNS:
-            if text:
-                data[key] = text
-        else:
-            data[key] = text  # an unknown column: the model reports it as an unknown key
-    data["location"] = location
-    return data
-
-
-def _load_camera_csv(path: Path, label: str) -> tuple[list[tuple[str, Camera]], list[ConfigError]]:
-    cameras: list[tuple[str, Camera]] = []
-    errors: list[ConfigError] = []
+def parse_yaml(text: str, source: Path) -> dict[str, Any]:
+    """The YAML document as a mapping; a syntax error names its line and column."""
     try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError as exc:
-        return [], [ConfigError(label, f"cannot read camera file: {exc.strerror}")]
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = {"id", "main_url", "building", "lat", "lon"} - set(reader.fieldnames or [])
-        if missing:
-            return [], [ConfigError(f"{label} header", f"missing columns: {sorted(missing)}")]
-        for row in reader:
-            where = f"{label} row {reader.line_num}"
-            try:
-                data = _csv_row_to_camera(row)
-                cameras.append((where, Camera.model_validate(data)))
-            except ValidationError as exc:
-                for err in exc.errors(include_url=False):
-                    column = next((str(p) for p in reversed(err["loc"]) if isinstance(p, str)), "")
-                    msg = "unknown column" if err["type"] == "extra_forbidden" else err["msg"]
-                    errors.append(ConfigError(f"{where}, column {column}", msg))
-            except ValueError as exc:
-                errors.append(ConfigError(where, str(exc)))
-    return cameras, errors
-
-
-def _cross_check(site: Site, camera_where: list[str]) -> list[ConfigError]:
-    errors: list[ConfigError] = []
-    first_seen: dict[str, str] = {}
-    for where, camera in zip(camera_where, site.cameras, strict=True):
-        if camera.id in first_seen:
-            errors.append(
-                ConfigError(f"{where}.id", f"duplicate camera id {camera.id!r} "
-                            f"(first at {first_seen[camera.id]})")
-            )
-        else:
-            first_seen[camera.id] = where
-        for z, zone in enumerate(camera.zones):
-            if zone.armed_schedule and zone.armed_schedule not in site.schedules:
-                errors.append(ConfigError(f"{where}.zones[{z}].armed_schedule",
-                                          f"unknown schedule {zone.armed_schedule!r}"))
-        names = [zone.name for zone in camera.zones]
-        for name in {n for n in names if names.count(n) > 1}:
-            errors.append(ConfigError(f"{where}.zones", f"duplicate zone name {name!r}"))
-    door_ids: dict[str, int] = {}
-    for d, door in enumerate(site.doors):
-        if door.id in door_ids:
-            errors.append(ConfigError(f"doors[{d}].id", f"duplicate door id {door.id!r} "
-                                      f"(first at doors[{door_ids[door.id]}])"))
-        else:
-            door_ids[door.id] = d
-        for c, camera_id in enumerate(door.cameras):
-            if camera_id not in first_seen:
-                errors.append(ConfigError(f"doors[{d}].cameras[{c}]",
-                                          f"unknown camera {camera_id!r}"))
-        if door.schedule and door.schedule not in site.schedules:
-            errors.append(
-                ConfigError(f"doors[{d}].schedule", f"unknown schedule {door.schedule!r}")
-            )
-    for where, camera in zip(camera_where, site.cameras, strict=True):
-        for k, door_id in enumerate(camera.sees_doors):
-            if door_id not in door_ids:
-                errors.append(ConfigError(f"{where}.sees_doors[{k}]", f"unknown door {door_id!r}"))
-    return errors
+        document = yaml.load(text, Loader=_SiteYamlLoader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else str(source)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SiteConfigError(source, [ConfigError(where, f"not valid YAML: {problem}")]) from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise SiteConfigError(source, [ConfigError("(top level)", "must be a mapping of keys")])
+    return document
 
 
 def load_site(path: str | Path) -> Site:
@@ -172,39 +88,82 @@ def load_site(path: str | Path) -> Site:
     source = Path(path)
     try:
         text = source.read_text(encoding="utf-8")
-    except OSError as exc:
-        error = ConfigError(str(source), f"cannot read: {exc.strerror}")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        error = ConfigError(str(source), f"cannot read: {reason}")
         raise SiteConfigError(source, [error]) from None
-    try:
-        document = yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else str(source)
-        raise SiteConfigError(source, [ConfigError(where, f"not valid YAML: {exc}")]) from None
-    if document is None:
-        document = {}
-    if not isinstance(document, dict):
-        raise SiteConfigError(source, [ConfigError("(top level)", "must be a mapping of keys")])
+    return site_from_mapping(parse_yaml(text, source), base_dir=source.parent, source=source)
 
+
+def _items(document: Mapping[str, Any], key: str, errors: list[ConfigError]) -> list[Any]:
+    value = document.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        errors.append(ConfigError(key, "must be a list"))
+        return []
+    return value
+
+
+def _note_id(ids: set[str], raw: Any) -> None:
+    value = raw.get("id") if isinstance(raw, dict) else None
+    if isinstance(value, str):
+        ids.add(value)
+
+
+def site_from_mapping(document: Mapping[str, Any], *, base_dir: Path,
+                      source: Path | None = None) -> Site:
+    """Validate a parsed site document; CSV paths are relative to ``base_dir``."""
+    source = source or base_dir / "(site)"
     errors: list[ConfigError] = []
+    rest = {k: v for k, v in document.items() if k not in ("cameras", "doors")}
+    base: Site | None
     try:
-        site = Site.model_validate(document)
+        base = Site.model_validate(rest)
     except ValidationError as exc:
-        raise SiteConfigError(source, _pydantic_errors(exc)) from None
+        base = None
+        errors += pydantic_errors(exc, model=Site)
 
-    camera_where = [f"cameras[{i}]" for i in range(len(site.cameras))]
-    extra: list[Camera] = []
-    for f, camera_file in enumerate(site.camera_files):
+    cameras: list[tuple[Where, Camera]] = []
+    known_bad_ids: set[str] = set()  # invalid items, so their references are not reported too
+    for i, raw in enumerate(_items(document, "cameras", errors)):
+        try:
+            cameras.append((Where(f"cameras[{i}]"), Camera.model_validate(raw)))
+        except ValidationError as exc:
+            errors += pydantic_errors(exc, f"cameras[{i}]", Camera)
+            _note_id(known_bad_ids, raw)
+    doors: list[tuple[Where, Door]] = []
+    for i, raw in enumerate(_items(document, "doors", errors)):
+        try:
+            doors.append((Where(f"doors[{i}]"), Door.model_validate(raw)))
+        except ValidationError as exc:
+            errors += pydantic_errors(exc, f"doors[{i}]", Door)
+            _note_id(known_bad_ids, raw)
+
+    for f, camera_file in enumerate(_camera_files(base, document)):
         csv_path = Path(camera_file.path)
         if not csv_path.is_absolute():
-            csv_path = source.parent / csv_path
-        loaded, csv_errors = _load_camera_csv(csv_path, f"camera_files[{f}] ({csv_path.name})")
-        errors += csv_errors
-        extra += [camera for _, camera in loaded]
-        camera_where += [where for where, _ in loaded]
-    if extra:
-        site = site.model_copy(update={"cameras": [*site.cameras, *extra]})
-    errors += _cross_check(site, camera_where)
-    if errors:
+            csv_path = base_dir / csv_path
+        loaded = load_camera_csv(csv_path, f"camera_files[{f}] ({csv_path.name})")
+        errors += loaded.errors
+        cameras += loaded.cameras
+        known_bad_ids |= loaded.invalid_ids
+
+    raw_schedules = document.get("schedules")
+    schedule_names = set(raw_schedules) if isinstance(raw_schedules, dict) else set()
+    errors += check_references(cameras, doors, schedule_names, known_bad_ids)
+    if errors or base is None:
         raise SiteConfigError(source, errors)
-    return site
+    return base.model_copy(update={
+        "cameras": [camera for _, camera in cameras],
+        "doors": [door for _, door in doors],
+    })
+
+
+def _camera_files(base: Site | None, document: Mapping[str, Any]) -> list[CameraFile]:
+    if base is not None:
+        return base.camera_files
+    try:  # the site has errors elsewhere: still read the CSV files to report theirs
+        return _CAMERA_FILES.validate_python(document.get("camera_files") or [])
+    except ValidationError:
+        return []

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -50,7 +51,9 @@ Polygon = Annotated[list[Point], AfterValidator(_check_polygon)]
 class Location(StrictModel):
     """Where a camera or door is: building, floor, zone, and WGS84 coordinates."""
 
-    building: str = Field(min_length=1, max_length=64)
+    building: str = Field(
+        min_length=1, max_length=64, description="required: search and uptime are per building"
+    )
     floor: int = Field(default=0, ge=-10, le=200)
     zone: str = Field(default="", max_length=64)
     lat: float = Field(ge=-90, le=90, description="required: location search and the map")
@@ -60,8 +63,10 @@ class Location(StrictModel):
 class Zone(StrictModel):
     """A named region of a camera's picture; motion is reported per zone."""
 
-    name: str = Field(min_length=1, max_length=64)
-    polygon: Polygon
+    name: str = Field(
+        min_length=1, max_length=64, description="required: motion events name their zone"
+    )
+    polygon: Polygon = Field(description="required: the region, normalised 0..1 points")
     armed_schedule: str | None = Field(
         default=None, description="schedule during which motion here raises an alert"
     )
@@ -71,11 +76,13 @@ class Zone(StrictModel):
 class Camera(StrictModel):
     """One camera: its two RTSP streams, where it is and how to watch it."""
 
-    id: str = Field(pattern=ID_PATTERN)
+    id: str = Field(
+        pattern=ID_PATTERN, description="required: names the recordings directory and events"
+    )
     name: str = ""
     main_url: str = Field(min_length=1, description="required: the recorded stream")
     sub_url: str = Field(default="", description="detection stream; main_url when empty")
-    location: Location
+    location: Location = Field(description="required: search by place needs it")
     detect_fps: float = Field(default=5.0, gt=0, le=30)
     masks: list[Polygon] = Field(default_factory=list)
     zones: list[Zone] = Field(default_factory=list)
@@ -96,17 +103,39 @@ class Camera(StrictModel):
 
 
 class TimeRange(StrictModel):
-    """Weekdays and a time span; ``end`` before ``start`` means it runs past midnight."""
+    """Weekdays and a half-open time span ``[start, end)`` of local time.
 
-    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS))
+    ``end`` before ``start`` runs past midnight into the next day (22:00-06:00 on ``fri``
+    covers Friday night until Saturday 06:00); ``end`` equal to ``start`` (the default,
+    00:00-00:00) is the whole day. Times are written as quoted or unquoted ``"HH:MM"``.
+    """
+
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)
     start: time = time(0, 0)
-    end: time = time(23, 59, 59)
+    end: time = time(0, 0)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _clock_time(cls, value: Any) -> Any:
+        # An int here would be read by pydantic as seconds since midnight, silently.
+        if isinstance(value, bool | int | float):
+            raise ValueError("write a time of day as \"HH:MM\", e.g. \"22:00\"")
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _naive_clock(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("a schedule time is local to the site's timezone: no offset")
+        return value
 
     def contains(self, moment: datetime) -> bool:
         """Whether a local datetime falls in this range."""
         day = WEEKDAYS[moment.weekday()]
-        at = moment.time()
-        if self.start <= self.end:
+        at = moment.time().replace(tzinfo=None)
+        if self.start == self.end:
+            return day in self.days
+        if self.start < self.end:
             return day in self.days and self.start <= at < self.end
         if at >= self.start:
             return day in self.days
@@ -117,10 +146,14 @@ class TimeRange(StrictModel):
 class Schedule(StrictModel):
     """A named weekly schedule (e.g. office hours, night)."""
 
-    ranges: list[TimeRange] = Field(min_length=1)
+    ranges: list[TimeRange] = Field(
+        min_length=1, description="required: a schedule without ranges would never be in force"
+    )
 
     def active(self, moment: datetime, tz: ZoneInfo) -> bool:
         """Whether the schedule is in force at an aware ``moment`` in the site's zone."""
+        if moment.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware moment")
         local = moment.astimezone(tz)
         return any(r.contains(local) for r in self.ranges)
 
@@ -128,9 +161,11 @@ class Schedule(StrictModel):
 class Door(StrictModel):
     """A door controller at an entrance, and the cameras that see it."""
 
-    id: str = Field(pattern=ID_PATTERN)
+    id: str = Field(
+        pattern=ID_PATTERN, description="required: the MQTT topic and events name the door"
+    )
     name: str = ""
-    location: Location
+    location: Location = Field(description="required: building and impossible-travel rules")
     cameras: list[str] = Field(default_factory=list)
     held_open_seconds: float = Field(default=30.0, gt=0, le=86_400)
     schedule: str | None = Field(
@@ -194,6 +229,11 @@ class Edge(StrictModel):
     queue_size: int = Field(default=4, ge=1)
     door_listener: bool = Field(default=False, description="run the MQTT door listener here")
     metrics_interval_seconds: float = Field(default=10.0, gt=0)
+    colour_frames: bool = Field(
+        default=False,
+        description="convert sampled frames to BGR (colour snapshots, about twice the "
+        "per-frame cost); by default detection reads the decoder's luma plane",
+    )
 
 
 class Mqtt(StrictModel):
@@ -207,7 +247,7 @@ class Mqtt(StrictModel):
 class CameraFile(StrictModel):
     """A CSV file of cameras, relative to the site file."""
 
-    path: str = Field(min_length=1)
+    path: str = Field(min_length=1, description="required: the CSV file to read")
 
 
 class Site(StrictModel):
@@ -218,7 +258,9 @@ class Site(StrictModel):
     camera_files: list[CameraFile] = Field(default_factory=list)
     cameras: list[Camera] = Field(default_factory=list)
     doors: list[Door] = Field(default_factory=list)
-    schedules: dict[str, Schedule] = Field(default_factory=dict)
+    schedules: dict[Annotated[str, Field(pattern=ID_PATTERN)], Schedule] = Field(
+        default_factory=dict
+    )
     priorities: Priorities = Priorities()
     retention: Retention = Retention()
     door_rules: DoorRules = DoorRules()
@@ -237,7 +279,20 @@ class Site(StrictModel):
 
     @property
     def tz(self) -> ZoneInfo:
+        """The site's time zone, in which schedules are read."""
         return ZoneInfo(self.timezone)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy, without the cached indexes: they would describe the old cameras and doors."""
+        copied = super().model_copy(update=update, deep=deep)
+        for name in _CACHED_INDEXES:
+            copied.__dict__.pop(name, None)
+        return copied
+
+    def schedule_active(self, name: str, moment: datetime) -> bool:
+        """Whether the named schedule is in force at an aware moment (False if unknown)."""
+        schedule = self.schedules.get(name)
+        return schedule is not None and schedule.active(moment, self.tz)
 
     def camera(self, camera_id: str) -> Camera | None:
         """The camera with this id, or None."""
@@ -268,3 +323,8 @@ class Site(StrictModel):
     def cameras_for_door(self, door_id: str) -> list[str]:
         """Cameras that see a door: the door's own list plus cameras naming the door."""
         return list(self._door_cameras.get(door_id, []))
+
+
+_CACHED_INDEXES = tuple(
+    name for name, value in vars(Site).items() if isinstance(value, cached_property)
+)

@@ -1,0 +1,254 @@
+"""The alerting service: consumer group in, alerts and their changes out.
+
+One loop: read a batch of events (``XREADGROUP COUNT``), evaluate every event in stream
+order, store the batch's alert changes and processed event ids in one transaction, append
+the changes to ``ce:alerts``, then ``XACK`` the batch. Between batches: door rule ticks
+(held-open timers), claiming entries of dead consumers (``XAUTOCLAIM``), the camera
+heartbeat watchdog, and saving activity baselines.
+
+Failure handling: an entry that is not an event goes to the dead letter stream and is
+acknowledged; an entry whose evaluation raises is left pending, reclaimed after
+``claim_idle_seconds`` and, past ``max_deliveries`` deliveries, dead-lettered as poison.
+While the database is unreachable the same batch is retried (its events were evaluated
+once, so rule state is not fed twice) and nothing is acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+
+from alerts.consumer import Entry, GroupConsumer
+from alerts.dedupe import Intent
+from alerts.rules import RuleEngine
+from alerts.watchdog import CameraWatchdog
+from alerts.writer import ConflictError, apply_intents, publish_changes
+from compoundeye import names
+from compoundeye.bus import FieldT, connect, dead_letter
+from compoundeye.events import Event
+from compoundeye.settings import Settings
+from compoundeye.site.models import Site
+from compoundeye.store import Store
+from compoundeye.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 1.0
+WATCHDOG_SECONDS = 5.0
+SAVE_SECONDS = 60.0
+RETRY_MAX_SECONDS = 5.0
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass
+class ServiceStats:
+    """Counters of one alerting process."""
+
+    events: int = 0
+    batches: int = 0
+    changes: int = 0
+    acked: int = 0
+    dead_letters: int = 0
+    poison: int = 0
+    failed: int = 0
+    claimed: int = 0
+    db_errors: int = 0
+    redis_errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+class AlertService:
+    """Consumes ``ce:events`` in the alerting consumer group and keeps the alert store."""
+
+    def __init__(self, site: Site, settings: Settings, *, consumer: str | None = None,
+                 store: Store | None = None, redis_client: redis.Redis | None = None,
+                 batch_size: int = 1000, clock: Callable[[], datetime] = utcnow) -> None:
+        self.site = site
+        self.settings = settings
+        self.clock = clock
+        self.redis = redis_client or connect(settings.redis_url, timeout=5.0)
+        self.store = store or Store.from_settings(settings)
+        self._own_store = store is None
+        self.consumer = GroupConsumer(self.redis, names.EVENTS_STREAM, names.ALERTS_GROUP,
+                                      consumer or default_consumer_name(), count=batch_size)
+        self.rules = RuleEngine(site, clock=clock, activity_load=self._load_activity)
+        self.watchdog = CameraWatchdog(self.rules, self.redis, clock())
+        self.stats = ServiceStats()
+        self._stop = threading.Event()
+        self.ready = threading.Event()
+        self._next: dict[str, float] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Process events until ``stop()``."""
+        log.info("alerting service %s on %s (store %s)", self.consumer.consumer,
+                 self.settings.redis_url, self.store.dialect)
+        backoff = 0.2
+        try:
+            while not self._stop.is_set():
+                try:
+                    if not self.ready.is_set():
+                        self.consumer.ensure_group()
+                        self._drain_own_pending()
+                        self.ready.set()
+                    self._step()
+                    backoff = 0.2
+                except redis.RedisError as exc:
+                    self.stats.redis_errors += 1
+                    log.warning("Redis error (%s); retrying in %.1f s", exc, backoff)
+                    if "NOGROUP" in str(exc):
+                        self.ready.clear()
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, RETRY_MAX_SECONDS)
+        finally:
+            self._save_activity()
+            if self._own_store:
+                self.store.close()
+            log.info("alerting service stopped: %s", self.stats.as_dict())
+
+    def stop(self) -> None:
+        """Ask ``run()`` to return after the batch in hand."""
+        self._stop.set()
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def _due(self, name: str, every: float) -> bool:
+        now = time.monotonic()
+        if now >= self._next.get(name, 0.0):
+            self._next[name] = now + every
+            return True
+        return False
+
+    def _step(self) -> None:
+        entries = self.consumer.read_new(block_ms=int(TICK_SECONDS * 1000))
+        if entries:
+            self.process(entries)
+        if self._due("tick", TICK_SECONDS):
+            self._store(self.rules.tick(self.clock()), [])
+        if self._due("claim", max(1.0, self.site.alerting.claim_idle_seconds / 2)):
+            self._claim()
+        if self._due("watchdog", WATCHDOG_SECONDS):
+            self._store(self.watchdog.scan(self.clock()), [])
+        if self._due("save", SAVE_SECONDS):
+            self._save_activity()
+
+    def _drain_own_pending(self) -> None:
+        while not self._stop.is_set():
+            entries = self.consumer.read_own_pending()
+            if not entries:
+                return
+            log.info("re-processing %d entries pending from a previous run", len(entries))
+            self.process(entries)
+
+    def _claim(self) -> None:
+        idle_ms = int(self.site.alerting.claim_idle_seconds * 1000)
+        entries, deleted = self.consumer.claim_stale(idle_ms)
+        if deleted:
+            self.consumer.ack(deleted)
+        if entries:
+            self.stats.claimed += len(entries)
+            log.info("claimed %d entries idle for %d ms", len(entries), idle_ms)
+            self.process(entries)
+
+    def process(self, entries: Sequence[Entry]) -> None:
+        """Evaluate a batch of entries, store its changes, then acknowledge it."""
+        intents: list[Intent] = []
+        done: list[str] = []
+        max_deliveries = self.site.alerting.max_deliveries
+        for entry in entries:
+            raw = entry.fields.get(names.EVENT_FIELD.encode())
+            if entry.deliveries > max_deliveries:
+                self._dead(entry, f"poison: delivered {entry.deliveries} times without "
+                                  f"being processed (limit {max_deliveries})")
+                self.stats.poison += 1
+                done.append(entry.id)
+                continue
+            if raw is None:
+                self._dead(entry, f"entry has no '{names.EVENT_FIELD}' field")
+                done.append(entry.id)
+                continue
+            try:
+                event = Event.from_json(raw)
+            except (ValidationError, ValueError) as exc:
+                self._dead(entry, f"not a valid event: {exc}"[:900])
+                done.append(entry.id)
+                continue
+            try:
+                intents.extend(self.rules.evaluate(event))
+            except Exception:  # a rule bug must not stop the service: leave it pending
+                self.stats.failed += 1
+                log.exception("evaluating event %s (entry %s) failed; left pending", event.id,
+                              entry.id)
+                continue
+            self.stats.events += 1
+            done.append(entry.id)
+        self._store(intents, done)
+
+    def _store(self, intents: list[Intent], ack_ids: list[str]) -> None:
+        backoff = 0.2
+        while intents:
+            try:
+                changes = apply_intents(self.store, intents, self.clock())
+                break
+            except (DBAPIError, ConflictError) as exc:
+                self.stats.db_errors += 1
+                log.warning("storing %d intents failed (%s); retrying in %.1f s",
+                            len(intents), str(exc).splitlines()[0][:200], backoff)
+                if self._stop.wait(backoff):
+                    return  # stopping with the batch unstored: leave it pending
+                backoff = min(backoff * 2, RETRY_MAX_SECONDS)
+        else:
+            changes = []
+        publish_changes(self.redis, changes)
+        self.stats.changes += len(changes)
+        if ack_ids:
+            self.stats.acked += self.consumer.ack(ack_ids)
+            self.stats.batches += 1
+
+    def _dead(self, entry: Entry, reason: str) -> None:
+        raw = entry.fields.get(names.EVENT_FIELD.encode(), b"")
+        dead_letter(self.redis, raw, reason, source=f"{names.EVENTS_STREAM}:{names.ALERTS_GROUP}",
+                    entry=entry.id, consumer=self.consumer.consumer)
+        self.stats.dead_letters += 1
+        log.warning("entry %s to the dead letter stream: %s", entry.id, reason[:200])
+
+    # -- activity baselines in Redis -----------------------------------------------------
+
+    def _load_activity(self, camera: str) -> dict[str, str]:
+        try:
+            raw = self.redis.hgetall(names.activity_key(camera))
+        except redis.RedisError as exc:
+            log.warning("activity baseline of %s not loaded: %s", camera, exc)
+            return {}
+        return {(k.decode() if isinstance(k, bytes) else str(k)):
+                (v.decode() if isinstance(v, bytes) else str(v)) for k, v in raw.items()}
+
+    def _save_activity(self) -> None:
+        states = self.rules.activity.take_dirty()
+        if not states:
+            return
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for camera, state in states.items():
+                mapping: dict[FieldT, FieldT] = {k: v for k, v in state.items()}
+                pipe.hset(names.activity_key(camera), mapping=mapping)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("activity baselines not saved (%s); kept for the next try", exc)
+            self.rules.activity.dirty.update(states)

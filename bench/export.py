@@ -1,0 +1,149 @@
+"""``compoundeye bench export``: export 10 minutes of one 1280x720 camera recorded in
+10 s MPEG-TS segments (master, working copy, manifest), against a verified copy of the
+same segment files (``cp`` then ``sha256sum`` of each, as subprocesses): the floor for
+any export that vouches for its bytes.
+
+ratio = verified copy time / export time (target >= 0.5: the export costs at most twice
+a verified copy). Each side runs twice, alternating, and the second run of each counts,
+so both read the sources from a warm page cache; the first runs are reported too.
+The source is a 1280x720 sample clip when sample_streams has one, else a generated
+test pattern (testsrc2, libx264, GOP 30, about 3 Mbit/s), cut with the recorder's
+segment options and looped to fill the window.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.runner import BenchResult
+from compoundeye.recordings import segment_path
+from compoundeye.site import Site
+from dashboard.export.exporter import Exporter
+from dashboard.export.models import ExportRequest, new_export_id
+
+log = logging.getLogger(__name__)
+
+CLIPS = Path(__file__).resolve().parent.parent / "sample_streams" / "clips"
+CAMERA = "bench-cam"
+START = datetime(2026, 11, 3, 21, 40, tzinfo=UTC)
+SEGMENT_SECONDS = 10
+
+
+def _probe_size(path: Path) -> tuple[int, int, float] | None:
+    cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+           "stream=width,height:format=duration", "-of", "json", str(path)]
+    try:
+        out = json.loads(subprocess.run(cmd, capture_output=True, timeout=30,
+                                        check=False).stdout or b"{}")
+        stream = out["streams"][0]
+        return int(stream["width"]), int(stream["height"]), float(out["format"]["duration"])
+    except (OSError, subprocess.TimeoutExpired, KeyError, IndexError, ValueError):
+        return None
+
+
+def source_clip(cache: Path) -> tuple[Path, str]:
+    """A 1280x720 H.264 source of at least 20 s, and where it came from."""
+    for clip in sorted(CLIPS.glob("*/main.mp4")):
+        probed = _probe_size(clip)
+        if probed and probed[:2] == (1280, 720) and probed[2] >= 20:
+            return clip, f"sample clip {clip.parent.name}"
+    cache.mkdir(parents=True, exist_ok=True)
+    generated = cache / "testsrc2-1280x720-30fps-g30-3M-30s.mp4"
+    if _probe_size(generated) is None:
+        tmp = generated.with_suffix(".tmp.mp4")
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
+             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "30",
+             "-c:v", "libx264", "-preset", "veryfast", "-b:v", "3M", "-maxrate", "3M",
+             "-bufsize", "6M", "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k",
+             str(tmp)], check=True, timeout=600)
+        tmp.replace(generated)
+    return generated, "generated testsrc2 1280x720 (no 720p sample clip found)"
+
+
+def make_recordings(source: Path, root: Path, work: Path, segments: int) -> list[Path]:
+    """Cut ``source`` with the recorder's options and loop its segments into the layout."""
+    staging = work / "staging"
+    staging.mkdir(parents=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(source), "-map", "0:v:0", "-map", "0:a?",
+                    "-c", "copy", "-f", "segment", "-segment_time", str(SEGMENT_SECONDS),
+                    "-segment_format", "mpegts", "-reset_timestamps", "1",
+                    str(staging / "%05d.ts")], check=True, timeout=300)
+    parts = sorted(staging.glob("*.ts"))
+    if len(parts) > 1:
+        parts = parts[:-1]  # the last one may be short
+    out = []
+    for i in range(segments):
+        target = segment_path(root, CAMERA, START + timedelta(seconds=SEGMENT_SECONDS * i))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(parts[i % len(parts)], target)
+        out.append(target)
+    return out
+
+
+def verified_copy(files: list[Path], target: Path) -> float:
+    """``cp`` then ``sha256sum`` of each file, as subprocesses; returns seconds."""
+    target.mkdir(parents=True)
+    t0 = time.perf_counter()
+    for i, path in enumerate(files):
+        copy = target / f"{i:05d}.ts"
+        subprocess.run(["cp", str(path), str(copy)], check=True)
+        subprocess.run(["sha256sum", str(copy)], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def timed_export(exporter: Exporter, request: ExportRequest, exports: Path) -> float:
+    export_id = new_export_id()
+    t0 = time.perf_counter()
+    result = exporter.run(export_id, request, exports / export_id)
+    elapsed = time.perf_counter() - t0
+    (camera,) = result.manifest.cameras
+    if camera.working_copy is None or camera.gaps:
+        raise RuntimeError(f"bench export incomplete: {camera.note} gaps={camera.gaps}")
+    return elapsed
+
+
+def measure(quick: bool) -> BenchResult:
+    """Export a window of one 720p camera and make a verified copy of the same segments."""
+    minutes = 2 if quick else 10
+    segments = minutes * 60 // SEGMENT_SECONDS
+    work = Path(tempfile.mkdtemp(prefix="ce-bench-export-"))
+    try:
+        source, origin = source_clip(Path(tempfile.gettempdir()) / "compoundeye-bench")
+        root = work / "data" / "recordings"
+        files = make_recordings(source, root, work, segments)
+        total = sum(p.stat().st_size for p in files)
+        site = Site.model_validate({"cameras": [{
+            "id": CAMERA, "main_url": "rtsp://bench/cam",
+            "location": {"building": "B1", "lat": 1.3, "lon": 103.8}}]})
+        exporter = Exporter(site, root)
+        request = ExportRequest(camera_ids=[CAMERA], start=START,
+                                end=START + timedelta(minutes=minutes), case_id="BENCH",
+                                reason="benchmark", requester="bench")
+        exports_dir = work / "data" / "exports"
+        runs: dict[str, list[float]] = {"export": [], "copy": []}
+        for attempt in range(2):
+            runs["export"].append(timed_export(exporter, request, exports_dir))
+            runs["copy"].append(verified_copy(files, work / f"copy{attempt}"))
+            shutil.rmtree(exports_dir)
+            shutil.rmtree(work / f"copy{attempt}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    export_s, copy_s = runs["export"][1], runs["copy"][1]
+    return BenchResult(
+        name="export", value=round(export_s, 3), unit="s",
+        baseline="verified copy (cp + sha256sum per segment)", baseline_value=round(copy_s, 3),
+        ratio=round(copy_s / export_s, 3), target=0.5,
+        extra={"window_minutes": minutes, "segments": segments, "source": origin,
+               "bytes": total, "export_mb_per_s": round(total / export_s / 1e6, 1),
+               "first_run_export_s": round(runs["export"][0], 3),
+               "first_run_copy_s": round(runs["copy"][0], 3),
+               "note": "second run of each counted (warm page cache for both)"},
+    )

@@ -1,0 +1,396 @@
+"""Private Redis, Mosquitto and VictoriaMetrics instances for tests and the demo.
+
+Each service runs as a child process in its own process group, on a free loopback port,
+with its own temporary directory. A service whose URL is given in the environment
+(``CE_REDIS_URL``, ``CE_MQTT_URL``, ``CE_TSDB_URL``) is used as it is and never started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+from urllib.parse import urlsplit
+
+import httpx
+import redis
+
+log = logging.getLogger(__name__)
+
+ServiceName = Literal["redis", "mqtt", "tsdb"]
+SERVICE_NAMES: tuple[ServiceName, ...] = ("redis", "mqtt", "tsdb")
+ENV_VARS: dict[ServiceName, str] = {
+    "redis": "CE_REDIS_URL",
+    "mqtt": "CE_MQTT_URL",
+    "tsdb": "CE_TSDB_URL",
+}
+
+READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+
+
+class ServiceError(RuntimeError):
+    """A service could not be started, did not answer, or cannot be controlled."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def redis_answers(url: str, timeout: float = 1.0) -> bool:
+    """Whether a Redis server at ``url`` answers PING."""
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def mqtt_answers(host: str, port: int, timeout: float = 2.0) -> bool:
+    """Whether an MQTT broker at ``host:port`` accepts a connection (CONNACK success)."""
+    from paho.mqtt import client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    accepted = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"ce-probe-{os.getpid()}")
+
+    def on_connect(_c: object, _u: object, _f: object, reason: object, _p: object) -> None:
+        if not getattr(reason, "is_failure", True):
+            accepted.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect(host, port, keepalive=10)
+    except OSError:
+        return False
+    deadline = time.monotonic() + timeout
+    try:
+        while not accepted.is_set() and time.monotonic() < deadline:
+            if client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
+                return False
+        return accepted.is_set()
+    finally:
+        with contextlib.suppress(Exception):
+            client.disconnect()
+
+
+def tsdb_answers(url: str, timeout: float = 1.0) -> bool:
+    """Whether a VictoriaMetrics (or Prometheus-compatible) server answers ``/health``."""
+    try:
+        response = httpx.get(url.rstrip("/") + "/health", timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+def tsdb_force_flush(url: str, timeout: float = 5.0) -> None:
+    """Make every point VictoriaMetrics has received searchable now (tests, demo)."""
+    httpx.get(url.rstrip("/") + "/internal/force_flush", timeout=timeout).raise_for_status()
+
+
+def mqtt_host_port(url: str) -> tuple[str, int]:
+    """Host and port of an ``mqtt://host:port`` URL (1883 when absent)."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 1883
+
+
+@dataclass
+class ManagedService:
+    """One child service process: its command, port, directory and readiness probe."""
+
+    name: ServiceName
+    port: int
+    workdir: Path
+    command: Callable[[ManagedService], list[str]]
+    probe: Callable[[ManagedService], bool]
+    url: str
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"{self.name}.log"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, timeout: float = READY_TIMEOUT) -> None:
+        """Start the process and wait until it answers; raise :class:`ServiceError` if not."""
+        if self.running:
+            return
+        deadline = time.monotonic() + timeout
+        while not _port_is_free(self.port) and time.monotonic() < deadline:
+            time.sleep(0.05)  # a just-stopped instance may still hold the port briefly
+        argv = self.command(self)
+        log.debug("starting %s: %s", self.name, " ".join(argv))
+        with self.log_path.open("ab") as out:
+            self.process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                start_new_session=True,
+            )
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                raise ServiceError(f"{self.name} exited with {code} on start:\n{self.log_tail()}")
+            if self.probe(self):
+                log.info("%s ready at %s (pid %d)", self.name, self.url, self.process.pid)
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise ServiceError(f"{self.name} did not answer within {timeout:.0f}s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM the process group, wait, SIGKILL what is left."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        terminate_group(process, timeout)
+        log.debug("%s stopped (exit %s)", self.name, process.returncode)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def terminate_group(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> None:
+    """Terminate a child started with ``start_new_session=True`` and its whole group."""
+    pgid = process.pid  # a session leader's group id is its pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("pid %d ignored SIGTERM for %.0fs; killing", process.pid, timeout)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)  # also reaches grandchildren left in the group
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=timeout)
+
+
+def _redis_command(svc: ManagedService) -> list[str]:
+    return [
+        shutil.which("redis-server") or "redis-server",
+        "--port", str(svc.port),
+        "--bind", "127.0.0.1",
+        "--save", "",
+        "--appendonly", "no",
+        "--dir", str(svc.workdir),
+        "--daemonize", "no",
+        "--protected-mode", "no",
+        "--loglevel", "warning",
+    ]  # fmt: skip
+
+
+def _mosquitto_command(svc: ManagedService) -> list[str]:
+    config = svc.workdir / "mosquitto.conf"
+    data = svc.workdir / "data"
+    data.mkdir(exist_ok=True)
+    config.write_text(
+        f"listener {svc.port} 127.0.0.1\n"
+        "allow_anonymous true\n"
+        "persistence true\n"
+        f"persistence_location {data}/\n"
+        "log_dest stderr\n"
+        "log_type error\n"
+        "log_type warning\n"
+        "max_queued_messages 100000\n",
+        encoding="utf-8",
+    )
+    return [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(config)]
+
+
+def _vm_command(svc: ManagedService) -> list[str]:
+    return [
+        shutil.which("victoria-metrics") or "victoria-metrics",
+        f"-httpListenAddr=127.0.0.1:{svc.port}",
+        f"-storageDataPath={svc.workdir / 'data'}",
+        "-retentionPeriod=1",
+        "-search.latencyOffset=0s",
+        "-search.cacheTimestampOffset=0s",
+        "-search.disableCache",
+        "-loggerLevel=WARN",
+        "-http.shutdownDelay=0s",
+    ]
+
+
+def _make_service(name: ServiceName, root: Path) -> ManagedService:
+    port = free_port()
+    workdir = root / name
+    workdir.mkdir(parents=True, exist_ok=True)
+    if name == "redis":
+        return ManagedService(
+            name, port, workdir, _redis_command,
+            lambda s: redis_answers(s.url), f"redis://127.0.0.1:{port}/0",
+        )  # fmt: skip
+    if name == "mqtt":
+        return ManagedService(
+            name, port, workdir, _mosquitto_command,
+            lambda s: mqtt_answers("127.0.0.1", s.port), f"mqtt://127.0.0.1:{port}",
+        )  # fmt: skip
+    return ManagedService(
+        name, port, workdir, _vm_command,
+        lambda s: tsdb_answers(s.url), f"http://127.0.0.1:{port}",
+    )  # fmt: skip
+
+
+@dataclass
+class ServiceSet:
+    """Redis, MQTT and TSDB endpoints: private instances, or the ones named in the environment.
+
+    Use as a context manager (or call :meth:`start` and :meth:`stop`). ``env`` defaults to
+    ``os.environ``; pass ``{}`` to always start private instances.
+    """
+
+    env: Mapping[str, str] | None = None
+    _root: Path | None = field(default=None, init=False, repr=False)
+    _managed: dict[ServiceName, ManagedService] = field(default_factory=dict, init=False)
+    _external: dict[ServiceName, str] = field(default_factory=dict, init=False)
+
+    def start(self) -> ServiceSet:
+        """Start every service not given in the environment and wait until all answer."""
+        env = os.environ if self.env is None else self.env
+        self._root = Path(tempfile.mkdtemp(prefix="compoundeye-services-"))
+        try:
+            for name in SERVICE_NAMES:
+                url = env.get(ENV_VARS[name], "").strip()
+                if url:
+                    self._external[name] = url
+                    log.info("%s: using %s from %s", name, url, ENV_VARS[name])
+                    continue
+                service = _make_service(name, self._root)
+                self._managed[name] = service
+                service.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every private instance and remove their directories."""
+        for service in reversed(list(self._managed.values())):
+            try:
+                service.stop()
+            except Exception:  # keep stopping the others
+                log.exception("stopping %s failed", service.name)
+        self._managed.clear()
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._root = None
+
+    def __enter__(self) -> ServiceSet:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def url(self, name: ServiceName) -> str:
+        """The URL of a service, private or external."""
+        if name in self._external:
+            return self._external[name]
+        if name in self._managed:
+            return self._managed[name].url
+        raise ServiceError(f"{name}: the service set is not started")
+
+    @property
+    def redis_url(self) -> str:
+        return self.url("redis")
+
+    @property
+    def mqtt_url(self) -> str:
+        return self.url("mqtt")
+
+    @property
+    def tsdb_url(self) -> str:
+        return self.url("tsdb")
+
+    @property
+    def mqtt_host(self) -> str:
+        return mqtt_host_port(self.mqtt_url)[0]
+
+    @property
+    def mqtt_port(self) -> int:
+        return mqtt_host_port(self.mqtt_url)[1]
+
+    def is_private(self, name: ServiceName) -> bool:
+        """Whether this set started (and so controls) the service."""
+        return name in self._managed
+
+    def managed(self, name: ServiceName) -> ManagedService:
+        """The private instance of a service; :class:`ServiceError` for an external one."""
+        try:
+            return self._managed[name]
+        except KeyError:
+            raise ServiceError(
+                f"{name} is external ({self._external.get(name, 'not started')}); "
+                "only private instances can be stopped or restarted"
+            ) from None
+
+    def pids(self) -> dict[ServiceName, int]:
+        """Process ids of the running private instances."""
+        return {
+            name: svc.process.pid
+            for name, svc in self._managed.items()
+            if svc.process is not None and svc.running
+        }
+
+    def stop_service(self, name: ServiceName) -> None:
+        """Stop one private instance; its port and data directory are kept for a restart."""
+        self.managed(name).stop()
+
+    def start_service(self, name: ServiceName) -> None:
+        """Start a stopped private instance again on the same port."""
+        self.managed(name).start()
+
+    def restart(self, name: ServiceName) -> None:
+        """Stop and start one private instance, on the same port (Redis loses its data)."""
+        service = self.managed(name)
+        service.stop()
+        service.start()
+
+    def restart_redis(self) -> None:
+        """Restart the private Redis on the same port (empty afterwards: no persistence)."""
+        self.restart("redis")
+
+    def env_vars(self) -> dict[str, str]:
+        """``CE_*`` variables pointing child processes at these services."""
+        return {ENV_VARS[name]: self.url(name) for name in SERVICE_NAMES}

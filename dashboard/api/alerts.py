@@ -1,0 +1,242 @@
+"""Alerts: listing, lifecycle changes, the live stream, snapshots and clips."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from compoundeye import names
+from compoundeye.store import Alert, AlertFilter, InvalidTransitionError, NotFoundError
+from dashboard.audit import record_audit
+from dashboard.clips import ClipError
+from dashboard.deps import OperatorDep, StateDep, client_ip
+from dashboard.state import AppState
+from dashboard.validation import ID_RE_TEXT, STREAM_ID_RE, check_window, safe_child
+
+router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+
+AlertId = Annotated[str, PathParam(pattern=r"^[0-9a-zA-Z_-]{1,40}$", description="alert id")]
+SiteId = Annotated[str | None, Query(pattern=ID_RE_TEXT)]
+SSE_BLOCK_MS = 5000
+SSE_BATCH = 200
+
+
+class ChangeBody(BaseModel):
+    """Optional body of a lifecycle change."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class AssignBody(ChangeBody):
+    """Who takes the alert (default: the caller)."""
+
+    assignee: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class NoteBody(BaseModel):
+    """A note to attach."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=4000)
+
+
+def _stream_tail(state: AppState) -> str:
+    """The id of the newest entry of ``ce:alerts`` ("0-0" when it is empty)."""
+    newest: Any = state.redis.xrevrange(names.ALERTS_STREAM, count=1)
+    if not newest:
+        return "0-0"
+    entry_id = newest[0][0]
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+@router.get("", summary="Alerts, newest first (header X-Stream-Id: ce:alerts position)")
+async def list_alerts(
+    state: StateDep,
+    _caller: OperatorDep,
+    response: Response,
+    status: Annotated[Literal["new", "acknowledged", "resolved", "open"] | None, Query()] = None,
+    since: Annotated[AwareDatetime | None, Query()] = None,
+    until: Annotated[AwareDatetime | None, Query()] = None,
+    kind: Annotated[str | None, Query(pattern=r"^[a-z_.]{1,64}$")] = None,
+    camera: SiteId = None,
+    door: SiteId = None,
+    building: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, Any]]:
+    if since is not None and until is not None:
+        check_window(since, until, max_days=366)
+    # Read the stream position first: a change made meanwhile is replayed by the stream.
+    tail = await run_in_threadpool(_stream_tail, state)
+    wanted: str | tuple[str, ...] | None = status
+    if status == "open":
+        wanted = ("new", "acknowledged")
+    flt = AlertFilter(status=wanted, since=since, until=until, kind=kind, camera=camera,
+                      door=door, building=building, limit=limit)
+    alerts = await run_in_threadpool(state.store.alerts.list, flt)
+    response.headers["X-Stream-Id"] = tail
+    return [a.as_dict(details=False) for a in alerts]
+
+
+async def _event_source(state: AppState, request: Request, last_id: str) -> AsyncIterator[str]:
+    state.metrics.sse_connected(1)
+    try:
+        yield "retry: 2000\n\n"
+        cursor = last_id
+        while not state.stopping.is_set():
+            if await request.is_disconnected():
+                break
+            reply: Any = await state.aredis.xread({names.ALERTS_STREAM: cursor},
+                                             count=SSE_BATCH, block=SSE_BLOCK_MS)
+            if not reply:
+                yield ": keep-alive\n\n"
+                continue
+            sent = 0
+            for _stream, entries in reply:
+                for entry_id, fields in entries:
+                    cursor = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                    raw = fields.get(names.ALERT_FIELD.encode()) or fields.get(names.ALERT_FIELD)
+                    if raw is None:
+                        continue
+                    data = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+                    # One line of data: a JSON document never holds a raw newline.
+                    data = json.dumps(json.loads(data), separators=(",", ":"))
+                    yield f"id: {cursor}\nevent: alert\ndata: {data}\n\n"
+                    sent += 1
+            state.metrics.sse_sent(sent)
+    finally:
+        state.metrics.sse_connected(-1)
+
+
+@router.get("/stream", summary="Server-Sent Events: one `alert` event per change",
+            response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def stream(
+    state: StateDep,
+    _caller: OperatorDep,
+    request: Request,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
+    after: Annotated[str | None, Query(max_length=64,
+                                       description="stream id to start after")] = None,
+) -> StreamingResponse:
+    start = last_event_id or after or "$"
+    if start != "$" and not STREAM_ID_RE.fullmatch(start):
+        raise HTTPException(400, detail="Last-Event-ID/after must be a stream id like 1700-0")
+    if start == "$":
+        start = await run_in_threadpool(_stream_tail, state)
+    return StreamingResponse(
+        _event_source(state, request, start), media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _get(state: AppState, alert_id: str) -> Alert:
+    try:
+        return state.store.alerts.get(alert_id)
+    except NotFoundError:
+        raise HTTPException(404, detail=f"no alert {alert_id}") from None
+
+
+@router.get("/{alert_id}", summary="One alert with its history and notes")
+async def get_alert(state: StateDep, _caller: OperatorDep, alert_id: AlertId) -> dict[str, Any]:
+    alert = await run_in_threadpool(_get, state, alert_id)
+    return alert.as_dict()
+
+
+async def _change(state: AppState, request: Request, alert_id: str, action: str,
+                  actor: str, role: str, note: str | None, **extra: Any) -> dict[str, Any]:
+    def work() -> Alert:
+        try:
+            if action == "ack":
+                return state.store.alerts.ack(alert_id, actor=actor, note=note)
+            if action == "resolve":
+                return state.store.alerts.resolve(alert_id, actor=actor, note=note)
+            if action == "assign":
+                return state.store.alerts.assign(alert_id, extra["assignee"], actor=actor,
+                                                 note=note)
+            return state.store.alerts.add_note(alert_id, actor=actor, text=note or "")
+        except NotFoundError:
+            raise HTTPException(404, detail=f"no alert {alert_id}") from None
+        except InvalidTransitionError as exc:
+            raise HTTPException(409, detail=str(exc)) from None
+
+    alert = await run_in_threadpool(work)
+    details: dict[str, Any] = {"note": note, **extra, "status": alert.status}
+    await run_in_threadpool(record_audit, state, actor, role, f"alert.{action}", alert_id,
+                            details, client_ip(request))
+    return alert.as_dict()
+
+
+@router.post("/{alert_id}/ack", summary="Acknowledge an alert")
+async def ack(state: StateDep, caller: OperatorDep, request: Request, alert_id: AlertId,
+              body: Annotated[ChangeBody | None, Body()] = None) -> dict[str, Any]:
+    return await _change(state, request, alert_id, "ack", caller.name, caller.role.value,
+                         body.note if body else None)
+
+
+@router.post("/{alert_id}/assign", summary="Assign an alert (default: to the caller)")
+async def assign(state: StateDep, caller: OperatorDep, request: Request, alert_id: AlertId,
+                 body: Annotated[AssignBody | None, Body()] = None) -> dict[str, Any]:
+    assignee = (body.assignee if body else None) or caller.name
+    return await _change(state, request, alert_id, "assign", caller.name, caller.role.value,
+                         body.note if body else None, assignee=assignee)
+
+
+@router.post("/{alert_id}/resolve", summary="Resolve an alert")
+async def resolve(state: StateDep, caller: OperatorDep, request: Request, alert_id: AlertId,
+                  body: Annotated[ChangeBody | None, Body()] = None) -> dict[str, Any]:
+    return await _change(state, request, alert_id, "resolve", caller.name, caller.role.value,
+                         body.note if body else None)
+
+
+@router.post("/{alert_id}/notes", summary="Add a note to an alert")
+async def add_note(state: StateDep, caller: OperatorDep, request: Request, alert_id: AlertId,
+                   body: NoteBody) -> dict[str, Any]:
+    return await _change(state, request, alert_id, "note", caller.name, caller.role.value,
+                         body.note)
+
+
+@router.get("/{alert_id}/snapshot", summary="The alert's snapshot image",
+            response_class=FileResponse)
+async def snapshot(state: StateDep, _caller: OperatorDep, alert_id: AlertId) -> FileResponse:
+    alert = await run_in_threadpool(_get, state, alert_id)
+    if not alert.snapshot:
+        raise HTTPException(404, detail="this alert has no snapshot")
+    path = safe_child(state.settings.snapshots_dir, alert.snapshot)
+    if path is None or not path.is_file():
+        raise HTTPException(404, detail="snapshot file not found")
+    return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/{alert_id}/clip", summary="The linked clip as MP4 (HTTP Range supported)",
+            response_class=FileResponse, responses={200: {"content": {"video/mp4": {}}}})
+async def clip(state: StateDep, _caller: OperatorDep, alert_id: AlertId,
+               camera: SiteId = None) -> FileResponse:
+    alert = await run_in_threadpool(_get, state, alert_id)
+    if not alert.cameras or alert.clip_start is None or alert.clip_end is None:
+        raise HTTPException(404, detail="this alert has no linked clip")
+    chosen = camera or alert.cameras[0]
+    if chosen not in alert.cameras:
+        raise HTTPException(404, detail=f"camera {chosen} is not linked to this alert")
+    return await serve_clip(state, chosen, alert.clip_start, alert.clip_end)
+
+
+async def serve_clip(state: AppState, camera: str, start: datetime, end: datetime
+                     ) -> FileResponse:
+    """The MP4 of a camera's window, remuxed (or taken from the cache)."""
+    try:
+        path, hit = await run_in_threadpool(state.clips.clip, camera, start, end)
+    except ClipError as exc:
+        raise HTTPException(exc.status, detail=exc.reason) from None
+    state.metrics.clip(hit)
+    return FileResponse(Path(path), media_type="video/mp4",
+                        headers={"Cache-Control": "private, max-age=600"})

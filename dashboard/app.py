@@ -1,0 +1,145 @@
+"""The FastAPI application: wiring only (state in the lifespan, routers, middleware)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import redis
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
+
+from compoundeye import __version__
+from compoundeye.settings import Settings
+from compoundeye.site.models import Site
+from compoundeye.store import Store
+from compoundeye.tsdb import MetricsReader
+from dashboard.api import (
+    alerts,
+    audit,
+    auth,
+    cameras,
+    exports,
+    health,
+    metrics,
+    recordings,
+    uptime,
+)
+from dashboard.api import site as site_map
+from dashboard.auth.sessions import SessionSigner, load_or_create_key
+from dashboard.auth.tokens import TokenRegistry
+from dashboard.clips import ClipCache
+from dashboard.export import ExportManager
+from dashboard.live import ChangePublisher
+from dashboard.pages import STATIC_DIR
+from dashboard.pages import router as pages_router
+from dashboard.state import AppState
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+        "style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def build_state(settings: Settings, site: Site) -> AppState:
+    """Connect to everything the dashboard needs (the lifespan closes it all)."""
+    sync_redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
+                                      socket_connect_timeout=5, health_check_interval=10)
+    async_redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=30,
+                                          socket_connect_timeout=5)
+    store = Store.from_settings(settings, on_change=ChangePublisher(sync_redis))
+    tsdb = MetricsReader.from_settings(settings, timeout=10.0)
+    return AppState(
+        settings=settings,
+        site=site,
+        redis=sync_redis,
+        aredis=async_redis,
+        store=store,
+        tsdb=tsdb,
+        exports=ExportManager.from_settings(site, settings, store=store),
+        tokens=TokenRegistry(settings.effective_tokens_file),
+        signer=SessionSigner(load_or_create_key(settings.data_dir / "session.key")),
+        clips=ClipCache(settings.recordings_dir, settings.data_dir / "cache" / "clips",
+                        segment_seconds=float(site.edge.segment_seconds)),
+        buildings=frozenset(c.location.building for c in site.cameras)
+        | frozenset(d.location.building for d in site.doors),
+    )
+
+
+async def _close(state: AppState) -> None:
+    state.stopping.set()
+    try:
+        state.exports.stop()
+    finally:
+        state.tsdb.close()
+        state.store.close()
+        state.redis.close()
+        await state.aredis.aclose()
+
+
+def create_app(settings: Settings | None = None, site: Site | None = None) -> FastAPI:
+    """The dashboard application for a site (settings from the environment by default)."""
+    chosen_settings = settings or Settings()
+    chosen_site = site or Site()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = build_state(chosen_settings, chosen_site)
+        app.state.ce = state
+        try:
+            yield
+        finally:
+            await _close(state)
+
+    app = FastAPI(
+        title="compoundeye dashboard",
+        version=__version__,
+        description="Security desk, ops and police views of the compoundeye pipeline.",
+        lifespan=lifespan,
+    )
+    for module in (alerts, cameras, uptime, recordings, exports, audit, health, metrics, auth,
+                   site_map):
+        app.include_router(module.router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.middleware("http")
+    async def observe(request: Request,
+                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", None) or ("/static" if request.url.path.startswith(
+            "/static/") else "(unmatched)")
+        state: AppState | None = getattr(request.app.state, "ce", None)
+        if state is not None:
+            state.metrics.observe_request(request.method, path, response.status_code,
+                                          time.perf_counter() - started)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        return response
+
+    @app.exception_handler(redis.RedisError)
+    async def redis_down(_request: Request, exc: redis.RedisError) -> JSONResponse:
+        log.warning("Redis error answering a request: %s", exc)
+        return JSONResponse({"detail": f"Redis unavailable: {type(exc).__name__}"}, 503)
+
+    @app.exception_handler(OperationalError)
+    async def store_down(_request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("store error answering a request: %s", exc)
+        return JSONResponse({"detail": "alert store unavailable"}, 503)
+
+    return app

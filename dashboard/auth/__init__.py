@@ -1,0 +1,1 @@
+"""Who is calling: hashed API tokens, signed session cookies, roles."""

@@ -1,0 +1,117 @@
+"""Clips for the desk: recorded TS segments remuxed to MP4 on the fly, then cached.
+
+The covering segments' bytes are concatenated (MPEG-TS concatenates by bytes) and remuxed
+by stream copy, trimmed to the window, with ``+faststart`` so the browser can start
+playing at once. The result is cached under ``CE_DATA_DIR/cache/clips`` by a key that
+names the camera, the window and the exact segments (name and size), so a segment that
+grows or a new one that lands gives a new clip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import subprocess
+import tempfile
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from compoundeye.recordings import Segment
+from dashboard.export.segments import select, start_point
+
+log = logging.getLogger(__name__)
+
+MAX_CLIP_SECONDS = 3600.0
+FFMPEG_TIMEOUT_SECONDS = 120.0
+
+
+class ClipError(Exception):
+    """A clip that cannot be made; ``status`` is the HTTP status that says why."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class ClipCache:
+    """Makes and caches MP4 clips of recorded windows."""
+
+    def __init__(self, recordings_dir: Path, cache_dir: Path, *, segment_seconds: float) -> None:
+        self._recordings = recordings_dir
+        self._cache = cache_dir
+        self._segment_seconds = segment_seconds
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _lock_for(self, key: str) -> threading.Lock:
+        with self._locks_guard:
+            if len(self._locks) > 1024:
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            return self._locks.setdefault(key, threading.Lock())
+
+    def clip(self, camera_id: str, start: datetime, end: datetime) -> tuple[Path, bool]:
+        """The MP4 of ``[start, end)`` for a camera, and whether it came from the cache."""
+        if end <= start:
+            raise ClipError(400, "clip window: end must be after start")
+        if (end - start).total_seconds() > MAX_CLIP_SECONDS:
+            raise ClipError(400, f"clip window longer than {MAX_CLIP_SECONDS:.0f} s")
+        try:
+            chosen = select(self._recordings, camera_id, start, end,
+                            segment_seconds=self._segment_seconds)
+        except ValueError as exc:
+            raise ClipError(400, str(exc)) from exc
+        if not chosen.segments:
+            raise ClipError(404, f"no recording of camera {camera_id} in that window")
+        signature = hashlib.sha256()
+        signature.update(f"{camera_id}|{start.isoformat()}|{end.isoformat()}".encode())
+        for seg, size in zip(chosen.segments, chosen.sizes, strict=True):
+            signature.update(f"|{seg.path.name}:{seg.start.isoformat()}:{size}".encode())
+        key = signature.hexdigest()[:32]
+        target = self._cache / f"{key}.mp4"
+        if target.is_file():
+            return target, True
+        with self._lock_for(key):
+            if target.is_file():
+                return target, True
+            self._cache.mkdir(parents=True, exist_ok=True)
+            self._remux(chosen.segments, start, end, target)
+        return target, False
+
+    def _remux(self, segments: list[Segment], start: datetime, end: datetime,
+               target: Path) -> None:
+        # Start at the keyframe at or before ``start`` (as the evidence export does), so
+        # the clip begins with a decodable picture; stream copy, never re-encode.
+        first = start_point(segments[0], start)
+        duration = (min(end, segments[-1].end) - first.wallclock).total_seconds()
+        with tempfile.TemporaryDirectory(dir=self._cache, prefix=".clip-") as work:
+            joined = Path(work) / "joined.ts"
+            with joined.open("wb") as out:
+                out.write(first.prefix)
+                for index, seg in enumerate(segments):
+                    try:
+                        with seg.path.open("rb") as handle:
+                            if index == 0:
+                                handle.seek(first.offset)
+                            shutil.copyfileobj(handle, out, 1 << 20)
+                    except FileNotFoundError:
+                        log.warning("segment %s vanished while making a clip", seg.path)
+            partial = Path(work) / "clip.mp4"
+            command = [
+                "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                "-f", "mpegts", "-i", str(joined), "-t", f"{max(duration, 0.1):.3f}",
+                "-map", "0:v?", "-map", "0:a?", "-c", "copy",
+                "-movflags", "+faststart", "-f", "mp4", str(partial),
+            ]
+            try:
+                result = subprocess.run(command, capture_output=True, check=False,
+                                        timeout=FFMPEG_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired as exc:
+                raise ClipError(503, "ffmpeg took too long to remux the clip") from exc
+            if result.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
+                message = result.stderr.decode("utf-8", "replace").strip()[-300:]
+                log.warning("remux failed for %s: %s", target.name, message)
+                raise ClipError(422, f"recorded segments could not be remuxed: {message}")
+            partial.replace(target)

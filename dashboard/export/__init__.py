@@ -1,0 +1,53 @@
+"""Clip search by time and place, and evidence export with a chain of custody.
+
+Used by the dashboard's routes and by ``compoundeye export``:
+``search_coverage`` (cameras, coverage and gaps for a place and window),
+``ExportRequest`` and ``ExportManager`` (bounded background exports with progress),
+``verify_export`` (recompute an export's hashes).
+"""
+
+from dashboard.export.audit import AuditLog, ExportRecords, LogAudit, record_search
+from dashboard.export.exporter import ExportCancelledError, Exporter, ExportResult
+from dashboard.export.jobs import ExportManager
+from dashboard.export.manifest import MANIFEST_NAME, Manifest, read_manifest
+from dashboard.export.models import (
+    ExportLimits,
+    ExportNotFoundError,
+    ExportRefusedError,
+    ExportRequest,
+    ExportState,
+    ExportStatus,
+    export_dir,
+)
+from dashboard.export.search import CameraCoverage, Place, SearchError, Span, search_coverage
+from dashboard.export.verify import FileCheck, FileStatus, VerifyReport, verify_export
+
+__all__ = [
+    "MANIFEST_NAME",
+    "AuditLog",
+    "CameraCoverage",
+    "ExportCancelledError",
+    "ExportLimits",
+    "ExportManager",
+    "ExportNotFoundError",
+    "ExportRecords",
+    "ExportRefusedError",
+    "ExportRequest",
+    "ExportResult",
+    "ExportState",
+    "ExportStatus",
+    "Exporter",
+    "FileCheck",
+    "FileStatus",
+    "LogAudit",
+    "Manifest",
+    "Place",
+    "SearchError",
+    "Span",
+    "VerifyReport",
+    "export_dir",
+    "read_manifest",
+    "record_search",
+    "search_coverage",
+    "verify_export",
+]

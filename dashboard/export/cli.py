@@ -1,0 +1,181 @@
+"""``compoundeye export create|verify|search``: the export from a shell.
+
+Exit codes: 0 success (verify: intact), 1 failure (verify: tampered or incomplete),
+2 bad input or a refused request (the reason on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from compoundeye.recordings import UnsafePathError
+from compoundeye.settings import Settings
+from compoundeye.site import SiteConfigError, load_site
+from compoundeye.timeutil import parse_rfc3339, to_rfc3339
+from dashboard.export.audit import AuditLog, LogAudit, record_search
+from dashboard.export.jobs import ExportManager
+from dashboard.export.models import ExportRefusedError, ExportRequest, ExportState
+from dashboard.export.search import Place, SearchError, search_coverage
+from dashboard.export.verify import verify_export
+
+log = logging.getLogger(__name__)
+CLI_ROLE = "cli"
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _open_store(settings: Settings, *, create: bool) -> Any:
+    """The SQL store when one is configured (or its SQLite file exists), else None."""
+    if (not create and not settings.database_url
+            and not (settings.data_dir / "compoundeye.db").is_file()):
+        return None
+    try:
+        from compoundeye.store import Store
+
+        return Store.from_settings(settings)
+    except Exception as exc:  # the export still runs; its audit goes to the log
+        log.warning("audit store unavailable (%s); audit records go to the log", exc)
+        return None
+
+
+def _user(given: str | None) -> str:
+    if given:
+        return given
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def create(args: argparse.Namespace) -> int:
+    """Run one export in the foreground, reporting progress on stderr."""
+    settings = Settings()
+    try:
+        site = load_site(args.site)
+        request = ExportRequest(
+            camera_ids=args.cameras, start=parse_rfc3339(args.start),
+            end=parse_rfc3339(args.end), case_id=args.case_id, reason=args.reason,
+            requester=_user(args.requester), place=Place(camera_ids=args.cameras))
+    except SiteConfigError as exc:
+        _err(str(exc))
+        return 2
+    except (ValidationError, ValueError) as exc:
+        _err(f"bad request: {exc}")
+        return 2
+    store = _open_store(settings, create=True)
+    manager = ExportManager.from_settings(site, settings, store=store)
+    try:
+        status = manager.submit(request, role=CLI_ROLE)
+        _err(f"export {status.id} queued")
+        status = manager.wait(status.id)
+    except ExportRefusedError as exc:
+        _err(f"refused: {exc}")
+        return 2
+    finally:
+        manager.stop()
+        if store is not None:
+            store.close()
+    if status.state is not ExportState.DONE:
+        _err(f"export {status.id} failed: {status.error}")
+        return 1
+    _out(f"export     {status.id}")
+    _out(f"directory  {status.directory}")
+    _out(f"manifest   sha256 {status.manifest_sha256}")
+    _out(f"download   {status.download}")
+    return 0
+
+
+def verify(args: argparse.Namespace) -> int:
+    """Recompute an export's hashes; exit 0 when intact, 1 otherwise."""
+    directory: Path = args.directory
+    expected = getattr(args, "manifest_sha256", None)
+    if expected is None:
+        expected = _recorded_manifest_sha(directory.name)
+    report = verify_export(directory, expected)
+    for check in report.files:
+        line = f"{check.status.value:<9} {check.path}"
+        _out(line + (f"  ({check.detail})" if check.detail else ""))
+    for error in report.errors:
+        _out(f"ERROR     {error}")
+    if report.manifest_sha256:
+        source = "matches the audit record" if expected and not report.errors else (
+            "no audit record to compare" if not expected else "see errors")
+        _out(f"manifest  sha256 {report.manifest_sha256} ({source})")
+    _out("INTACT" if report.ok else "NOT INTACT")
+    return 0 if report.ok else 1
+
+
+def _recorded_manifest_sha(export_id: str) -> str | None:
+    """The manifest SHA-256 recorded in the audit trail when the export finished."""
+    store = _open_store(Settings(), create=False)
+    if store is None:
+        return None
+    try:
+        entries = store.audit.list(action="export.done", target=export_id, limit=1)
+        value = entries[0].details.get("manifest_sha256") if entries else None
+        return str(value) if value else None
+    except Exception as exc:
+        log.warning("could not read the audit trail: %s", exc)
+        return None
+    finally:
+        store.close()
+
+
+def _place(args: argparse.Namespace) -> Place:
+    lat = lon = None
+    if args.near:
+        try:
+            lat_text, lon_text = args.near.split(",")
+            lat, lon = float(lat_text), float(lon_text)
+        except ValueError:
+            raise ValueError(f"--near wants lat,lon, got {args.near!r}") from None
+    return Place(building=args.building, zone=args.zone, door=args.door, lat=lat, lon=lon,
+                 radius_m=args.radius_m, camera_ids=args.cameras)
+
+
+def search(args: argparse.Namespace) -> int:
+    """List the cameras of a place with their coverage and gaps over a window."""
+    settings = Settings()
+    try:
+        site = load_site(args.site)
+        start, end = parse_rfc3339(args.start), parse_rfc3339(args.end)
+        place = _place(args)
+        results = search_coverage(site, settings.recordings_dir, start, end, place)
+    except SiteConfigError as exc:
+        _err(str(exc))
+        return 2
+    except (ValidationError, SearchError, UnsafePathError, ValueError) as exc:
+        _err(f"bad search: {exc}")
+        return 2
+    store = _open_store(settings, create=False)
+    audit: AuditLog = store.audit if store is not None else LogAudit()
+    try:
+        record_search(audit, actor=_user(None), role=CLI_ROLE, place=place, start=start,
+                      end=end, results=results)
+    finally:
+        if store is not None:
+            with suppress(Exception):
+                store.close()
+    _out(f"{len(results)} camera(s), {place.describe()}, "
+         f"{to_rfc3339(start)} .. {to_rfc3339(end)}")
+    for r in results:
+        where = f"{r.location.building}/{r.location.zone or '-'}"
+        _out(f"{r.camera_id:<24} {where:<20} {r.matched_by:<22} "
+             f"coverage {r.coverage * 100:5.1f}%  gaps {len(r.gaps)}")
+        for gap in r.gaps:
+            _out(f"    gap {to_rfc3339(gap.start)} .. {to_rfc3339(gap.end)}  {gap.reason}")
+    return 0

@@ -1,0 +1,284 @@
+"""One export, start to finish: per camera a bit-exact master and a stream-copied MP4
+working copy from a single read of the source segments, then the manifest, then (for
+several cameras) a stored zip for download. Nothing is ever re-encoded."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import subprocess
+import tempfile
+import threading
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from compoundeye.site.models import Camera, Site
+from compoundeye.timeutil import to_rfc3339, utcnow
+from dashboard.export.manifest import (
+    MANIFEST_NAME,
+    CameraEntry,
+    FileEntry,
+    GapEntry,
+    Manifest,
+    MasterFile,
+    RequestEntry,
+    SegmentEntry,
+    WorkingCopy,
+    software,
+    stamp,
+    write_manifest,
+)
+from dashboard.export.models import ExportRefusedError, ExportRequest
+from dashboard.export.segments import Selection, select, start_point
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+FFMPEG_TIMEOUT_SECONDS = 600.0
+Progress = Callable[[float, str], None]
+
+
+class ExportCancelledError(RuntimeError):
+    """The export was asked to stop before it finished."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What a finished export left on disk."""
+
+    directory: Path
+    manifest: Manifest
+    manifest_sha256: str
+    download: Path | None
+
+
+def sha256_file(path: Path, chunk: int = CHUNK) -> tuple[int, str]:
+    """Size and SHA-256 of a file, read once."""
+    digest = hashlib.sha256()
+    size = 0
+    buf = bytearray(chunk)
+    view = memoryview(buf)
+    with path.open("rb", buffering=0) as handle:
+        while n := handle.readinto(buf):
+            digest.update(view[:n])
+            size += n
+    return size, digest.hexdigest()
+
+
+def probe_duration(path: Path) -> float:
+    """A media file's duration in seconds by ffprobe (0.0 when it cannot tell)."""
+    cmd = ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of",
+           "default=noprint_wrappers=1:nokey=1", str(path)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=30, check=False)
+        return float(proc.stdout.decode().strip() or 0.0)
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return 0.0
+
+
+class _Feed:
+    """The ffmpeg remux's stdin; stops feeding quietly once ffmpeg has all it wants."""
+
+    def __init__(self, sink: IO[bytes]) -> None:
+        self.sink = sink
+        self.open = True
+
+    def write(self, data: memoryview | bytes) -> None:
+        if not self.open:
+            return
+        try:
+            self.sink.write(data)
+        except (BrokenPipeError, ValueError):
+            self.open = False
+
+    def close(self) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            self.sink.close()
+        self.open = False
+
+
+class Exporter:
+    """Runs exports for one site and recordings directory."""
+
+    def __init__(self, site: Site, recordings_root: Path, *, chunk: int = CHUNK,
+                 ffmpeg: str = "ffmpeg") -> None:
+        self.site = site
+        self.recordings_root = Path(os.path.realpath(recordings_root))
+        self.segment_seconds = float(site.edge.segment_seconds)
+        self.chunk = chunk
+        self.ffmpeg = ffmpeg
+
+    def cameras(self, request: ExportRequest) -> list[Camera]:
+        """The request's cameras, refusing any the site does not know."""
+        out = []
+        for camera_id in request.camera_ids:
+            camera = self.site.camera(camera_id)
+            if camera is None:
+                raise ExportRefusedError(f"unknown camera {camera_id!r}")
+            out.append(camera)
+        return out
+
+    def run(self, export_id: str, request: ExportRequest, directory: Path, *,
+            role: str | None = None, progress: Progress | None = None,
+            stop: threading.Event | None = None) -> ExportResult:
+        """Export every camera of ``request`` into ``directory`` (which must not exist)."""
+        report = progress or (lambda fraction, phase: None)
+        halt = stop or threading.Event()
+        cameras = self.cameras(request)
+        report(0.0, "checking segments")
+        selections = [select(self.recordings_root, c.id, request.start, request.end,
+                             segment_seconds=self.segment_seconds) for c in cameras]
+        total = max(1, sum(s.total_bytes for s in selections))
+        directory.mkdir(parents=True, exist_ok=False)
+        done = 0
+
+        def advance(n: int, phase: str) -> None:
+            nonlocal done
+            done += n
+            report(0.9 * done / total, phase)
+            if halt.is_set():
+                raise ExportCancelledError("export cancelled")
+
+        entries = [self._camera(camera, selection, request, directory / camera.id, advance)
+                   for camera, selection in zip(cameras, selections, strict=True)]
+        report(0.92, "writing manifest")
+        manifest = Manifest(
+            export_id=export_id, created_at=utcnow(),
+            request=RequestEntry(
+                requester=request.requester, role=role, case_id=request.case_id,
+                reason=request.reason, start=request.start, end=request.end,
+                camera_ids=list(request.camera_ids),
+                place=request.place.describe() if request.place else None,
+                place_query=request.place.model_dump(exclude_none=True)
+                if request.place else None),
+            software=software(), cameras=entries)
+        manifest_sha = write_manifest(directory, manifest)
+        download: Path | None = None
+        if len(entries) > 1:
+            report(0.95, "zipping")
+            download = self._zip(directory, manifest, export_id)
+        elif entries and entries[0].working_copy is not None:
+            download = directory / entries[0].working_copy.path
+        report(1.0, "done")
+        return ExportResult(directory, manifest, manifest_sha, download)
+
+    def _camera(self, camera: Camera, chosen: Selection, request: ExportRequest,
+                folder: Path, advance: Callable[[int, str], None]) -> CameraEntry:
+        gaps = [GapEntry(start=g.start, end=g.end, seconds=g.seconds, reason=g.reason)
+                for g in chosen.gaps]
+        base = CameraEntry(
+            camera_id=camera.id, name=camera.name, location=camera.location,
+            folder=camera.id, requested_start=request.start, requested_end=request.end,
+            actual_start=None, actual_end=None, gaps=gaps, segments=[], master=None,
+            working_copy=None)
+        if not chosen.segments:
+            base.note = "no usable recording in the window"
+            return base
+        folder.mkdir()
+        name = f"{camera.id}_{stamp(request.start)}"
+        master_path, mp4_path = folder / f"{name}_master.ts", folder / f"{name}.mp4"
+        first = start_point(chosen.segments[0], request.start)
+        duration = (request.end - first.wallclock).total_seconds()
+        with tempfile.TemporaryFile() as errors:
+            proc = subprocess.Popen(
+                self._remux_command(camera, first.wallclock, duration, mp4_path),
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+            try:
+                assert proc.stdin is not None
+                feed = _Feed(proc.stdin)
+                if first.prefix:
+                    feed.write(first.prefix)
+                segments, master = self._copy(chosen, master_path, feed, first.offset,
+                                              advance, camera.id)
+                feed.close()
+                code = proc.wait(timeout=FFMPEG_TIMEOUT_SECONDS)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            errors.seek(0)
+            stderr = errors.read().decode("utf-8", "replace").strip()
+        base.segments = segments
+        base.master = MasterFile(path=f"{camera.id}/{master_path.name}", size=master[0],
+                                 sha256=master[1], start=chosen.segments[0].start,
+                                 end=chosen.segments[-1].end, segments=len(segments))
+        base.actual_start = first.wallclock
+        base.actual_end = min(request.end, chosen.segments[-1].end)
+        if code != 0 or not mp4_path.exists():
+            base.note = f"working copy failed (ffmpeg exit {code}): {stderr[-500:]}"
+            log.error("export of %s: %s", camera.id, base.note)
+            return base
+        advance(0, f"hashing working copy of {camera.id}")
+        size, digest = sha256_file(mp4_path, self.chunk)
+        lead = max(0.0, (request.start - first.wallclock).total_seconds())
+        base.working_copy = WorkingCopy(
+            path=f"{camera.id}/{mp4_path.name}", size=size, sha256=digest,
+            start=first.wallclock, duration_seconds=probe_duration(mp4_path),
+            requested_start=request.start, keyframe_forced_earlier_start=first.keyframe_forced,
+            keyframe_lead_seconds=round(lead, 3))
+        if stderr:
+            base.note = f"ffmpeg said: {stderr[-500:]}"
+        return base
+
+    def _remux_command(self, camera: Camera, start: datetime, duration: float,
+                       out: Path) -> list[str]:
+        comment = (f"compoundeye camera={camera.id} wallclock_start={to_rfc3339(start)} "
+                   f"(stream copy of the master, never re-encoded)")
+        return [self.ffmpeg, "-hide_banner", "-nostdin", "-v", "error",
+                "-f", "mpegts", "-i", "pipe:0", "-t", f"{max(duration, 0.001):.3f}",
+                "-map", "0:v?", "-map", "0:a?", "-c", "copy",
+                "-movflags", "+faststart",
+                "-metadata", f"creation_time={to_rfc3339(start)}",
+                "-metadata", f"comment={comment}",
+                "-metadata", f"title={camera.id} {to_rfc3339(start)}",
+                "-f", "mp4", "-y", str(out)]
+
+    def _copy(self, chosen: Selection, master_path: Path, feed: _Feed, skip: int,
+              advance: Callable[[int, str], None], camera_id: str
+              ) -> tuple[list[SegmentEntry], tuple[int, str]]:
+        """One pass over the source bytes: hash each segment and the master, write the
+        master, and feed the remux (from ``skip`` bytes into the first segment)."""
+        master_hash = hashlib.sha256()
+        buf = bytearray(self.chunk)
+        view = memoryview(buf)
+        entries: list[SegmentEntry] = []
+        total = 0
+        phase = f"copying {camera_id}"
+        with master_path.open("xb") as master:
+            for index, seg in enumerate(chosen.segments):
+                digest = hashlib.sha256()
+                size = 0
+                fd = os.open(seg.path, os.O_RDONLY | os.O_NOFOLLOW)
+                with os.fdopen(fd, "rb", buffering=0) as source:
+                    while n := source.readinto(buf):
+                        chunk = view[:n]
+                        digest.update(chunk)
+                        master_hash.update(chunk)
+                        master.write(chunk)
+                        if index > 0 or size + n > skip:
+                            feed.write(chunk if index > 0 or size >= skip
+                                       else chunk[skip - size:])
+                        size += n
+                        advance(n, phase)
+                total += size
+                entries.append(SegmentEntry(
+                    path=seg.path.relative_to(self.recordings_root).as_posix(),
+                    start=seg.start, end=seg.end, size=size, sha256=digest.hexdigest()))
+        return entries, (total, master_hash.hexdigest())
+
+    def _zip(self, directory: Path, manifest: Manifest, export_id: str) -> Path:
+        """A stored (uncompressed) zip of the manifest and every camera folder."""
+        target = directory / f"{export_id}.zip"
+        files: list[FileEntry] = manifest.files()
+        with zipfile.ZipFile(target, "x", compression=zipfile.ZIP_STORED,
+                             allowZip64=True) as archive:
+            archive.write(directory / MANIFEST_NAME, MANIFEST_NAME)
+            for entry in files:
+                archive.write(directory / entry.path, entry.path)
+        return target

@@ -1,0 +1,182 @@
+"""The export manifest: the request, each camera's sources and products with their
+SHA-256, and the software that made them. Written last, beside the exported files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import socket
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from compoundeye import __version__
+from compoundeye.site.models import Location
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = "compoundeye-export/1"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SegmentEntry(_Model):
+    """One source segment, as recorded: path relative to the recordings root."""
+
+    path: str
+    start: AwareDatetime
+    end: AwareDatetime
+    size: int
+    sha256: str
+
+
+class FileEntry(_Model):
+    """An exported file, path relative to the export directory."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+class MasterFile(FileEntry):
+    """The covering source segments' bytes concatenated unchanged, in time order."""
+
+    start: AwareDatetime = Field(description="start of its first segment")
+    end: AwareDatetime = Field(description="end of its last segment")
+    segments: int
+
+
+class WorkingCopy(FileEntry):
+    """The MP4 remuxed by stream copy from the master and trimmed to the window."""
+
+    start: AwareDatetime = Field(description="wall-clock time of its first frame")
+    duration_seconds: float
+    requested_start: AwareDatetime
+    keyframe_forced_earlier_start: bool
+    keyframe_lead_seconds: float = Field(
+        description="how much earlier than requested it starts (the keyframe before)")
+
+
+class GapEntry(_Model):
+    """A part of the window without usable recording."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    seconds: float
+    reason: str
+
+
+class CameraEntry(_Model):
+    """One camera's part of the export."""
+
+    camera_id: str
+    name: str
+    location: Location
+    folder: str
+    requested_start: AwareDatetime
+    requested_end: AwareDatetime
+    actual_start: AwareDatetime | None
+    actual_end: AwareDatetime | None
+    gaps: list[GapEntry]
+    segments: list[SegmentEntry]
+    master: MasterFile | None
+    working_copy: WorkingCopy | None
+    note: str | None = None
+
+
+class RequestEntry(_Model):
+    """Who asked for what and why."""
+
+    requester: str
+    role: str | None
+    case_id: str
+    reason: str
+    start: AwareDatetime
+    end: AwareDatetime
+    camera_ids: list[str]
+    place: str | None
+    place_query: dict[str, object] | None
+
+
+class Software(_Model):
+    """What made the export, and where."""
+
+    compoundeye_version: str
+    ffmpeg_version: str
+    host: str
+    platform: str
+
+
+class Manifest(_Model):
+    """Everything needed to vouch for an export's bytes."""
+
+    format: str = MANIFEST_FORMAT
+    export_id: str
+    created_at: AwareDatetime
+    hash_algorithm: str = "sha256"
+    request: RequestEntry
+    software: Software
+    cameras: list[CameraEntry]
+
+    def files(self) -> list[FileEntry]:
+        """Every exported file the manifest vouches for."""
+        out: list[FileEntry] = []
+        for camera in self.cameras:
+            if camera.master is not None:
+                out.append(camera.master)
+            if camera.working_copy is not None:
+                out.append(camera.working_copy)
+        return out
+
+
+def ffmpeg_version() -> str:
+    """First line of ``ffmpeg -version``, or why it could not be read."""
+    try:
+        proc = subprocess.run(["ffmpeg", "-version"], capture_output=True, timeout=10,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({exc})"
+    lines = proc.stdout.decode("utf-8", "replace").splitlines()
+    return lines[0].strip() if lines else "unknown"
+
+
+def software(ffmpeg: str | None = None) -> Software:
+    """The software description for a manifest."""
+    return Software(
+        compoundeye_version=__version__,
+        ffmpeg_version=ffmpeg or ffmpeg_version(),
+        host=socket.gethostname(),
+        platform=platform.platform(),
+    )
+
+
+def dump(manifest: Manifest) -> bytes:
+    """The manifest as written to disk."""
+    return (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> str:
+    """Write ``manifest.json`` atomically and durably; returns its SHA-256."""
+    data = dump(manifest)
+    tmp = directory / f".{MANIFEST_NAME}.tmp"
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(directory / MANIFEST_NAME)
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_manifest(directory: Path) -> tuple[Manifest, str]:
+    """The manifest of an export directory and the SHA-256 of its bytes."""
+    data = (directory / MANIFEST_NAME).read_bytes()
+    return Manifest.model_validate_json(data), hashlib.sha256(data).hexdigest()
+
+
+def stamp(moment: datetime) -> str:
+    """A compact UTC stamp for file names, e.g. ``20261103T214000Z``."""
+    return moment.strftime("%Y%m%dT%H%M%SZ")

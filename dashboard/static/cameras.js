@@ -1,0 +1,117 @@
+// Ops page: every camera's status (worst first), uptime from the TSDB, fps sparklines.
+// All rows come in one request; the table shows one page at a time and sparklines are
+// fetched only for the rows on screen.
+"use strict";
+
+(() => {
+  const { json, el, local, ago, pct, nav } = CE;
+  const PAGE = 100;
+  const $ = (id) => document.getElementById(id);
+  let rows = [];
+  let up24 = { cameras: {}, buildings: {} };
+  let up7 = { cameras: {}, buildings: {} };
+  let page = 0;
+  const sparks = new Map();
+
+  function filtered() {
+    const b = $("f-building").value, s = $("f-status").value;
+    const t = $("f-text").value.trim().toLowerCase();
+    return rows.filter((r) => (!b || r.building === b) && (!s || r.status === s)
+      && (!t || r.id.toLowerCase().includes(t) || (r.name || "").toLowerCase().includes(t)));
+  }
+
+  function sparkline(values) {
+    const svgNS = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(svgNS, "svg");
+    svg.setAttribute("class", "spark");
+    svg.setAttribute("viewBox", "0 0 120 24");
+    if (!values || !values.some((v) => v !== null)) {
+      const t = document.createElementNS(svgNS, "text");
+      t.setAttribute("x", "2"); t.setAttribute("y", "16"); t.setAttribute("fill", "#8a97a6");
+      t.setAttribute("font-size", "10"); t.textContent = "no data";
+      svg.append(t);
+      return svg;
+    }
+    const max = Math.max(1, ...values.filter((v) => v !== null));
+    const step = 120 / Math.max(1, values.length - 1);
+    const pts = values.map((v, i) => (v === null ? null : `${(i * step).toFixed(1)},${(22 - (v / max) * 20).toFixed(1)}`))
+      .filter(Boolean).join(" ");
+    const line = document.createElementNS(svgNS, "polyline");
+    line.setAttribute("points", pts);
+    svg.append(line);
+    return svg;
+  }
+
+  async function loadSparks(ids) {
+    const missing = ids.filter((id) => !sparks.has(id));
+    if (!missing.length) return;
+    const query = missing.map((id) => "camera=" + encodeURIComponent(id)).join("&");
+    try {
+      const data = await json(`/api/cameras/fps?window=1h&${query}`);
+      for (const id of missing) sparks.set(id, data.fps[id] || null);
+    } catch (_) {
+      for (const id of missing) sparks.set(id, null);
+    }
+    render();
+  }
+
+  function render() {
+    const list = filtered();
+    const pages = Math.max(1, Math.ceil(list.length / PAGE));
+    page = Math.min(page, pages - 1);
+    const shown = list.slice(page * PAGE, page * PAGE + PAGE);
+    $("cams").tBodies[0].replaceChildren(...shown.map((r) => el("tr", { "data-id": r.id, "data-status": r.status },
+      el("td", { title: r.reason || "" }, r.id, r.name && r.name !== r.id ? el("span", { class: "muted" }, ` ${r.name}`) : null),
+      el("td", {}, r.building),
+      el("td", {}, el("span", { class: `badge ${r.status}`, title: r.reason || "" }, r.status)),
+      el("td", {}, r.since ? `${local(r.since)} (${ago(r.since)})` : "—"),
+      el("td", {}, r.last_frame ? ago(r.last_frame) : "—"),
+      el("td", { class: "num" }, r.fps === null ? "—" : r.fps.toFixed(1)),
+      el("td", { class: "num" }, pct(up24.cameras[r.id])),
+      el("td", { class: "num" }, pct(up7.cameras[r.id])),
+      el("td", {}, sparks.has(r.id) ? sparkline(sparks.get(r.id)) : el("span", { class: "muted" }, "…")))));
+    $("page").textContent = `page ${page + 1} of ${pages} · ${list.length} cameras`;
+    $("prev").disabled = page === 0;
+    $("next").disabled = page >= pages - 1;
+    loadSparks(shown.map((r) => r.id));
+  }
+
+  function renderBuildings() {
+    const names = [...new Set(rows.map((r) => r.building))].sort();
+    $("buildings").tBodies[0].replaceChildren(...names.map((b) => el("tr", {},
+      el("td", {}, b), el("td", { class: "num" }, pct(up24.buildings[b])),
+      el("td", { class: "num" }, pct(up7.buildings[b])))));
+  }
+
+  function renderCards(counts, total) {
+    $("cards").replaceChildren(
+      ...["offline", "tampered", "degraded", "online"].map((s) => el("div", { class: `card ${s}` },
+        el("div", { class: "n", id: `count-${s}` }, counts[s] || 0), el("div", { class: "muted" }, s))),
+      el("div", { class: "card" }, el("div", { class: "n" }, total), el("div", { class: "muted" }, "cameras")));
+  }
+
+  async function start() {
+    await nav();
+    const started = performance.now();
+    const data = await json("/api/cameras");
+    rows = data.cameras;
+    renderCards(data.counts, data.total);
+    for (const b of [...new Set(rows.map((r) => r.building))].sort()) {
+      $("f-building").append(el("option", { value: b }, b));
+    }
+    render();
+    $("loaded").textContent = `statuses in ${Math.round(performance.now() - started)} ms`;
+    for (const id of ["f-building", "f-status"]) $(id).addEventListener("change", () => { page = 0; render(); });
+    $("f-text").addEventListener("input", () => { page = 0; render(); });
+    $("prev").addEventListener("click", () => { page -= 1; render(); });
+    $("next").addEventListener("click", () => { page += 1; render(); });
+    try {
+      [up24, up7] = await Promise.all([json("/api/uptime?window=24h"), json("/api/uptime?window=7d")]);
+    } catch (e) {
+      $("loaded").textContent += ` · uptime unavailable (${e.message})`;
+    }
+    render();
+    renderBuildings();
+  }
+  start();
+})();

@@ -1,0 +1,127 @@
+// Police page: which cameras saw a place in a window, and an evidence export with its manifest.
+"use strict";
+
+(() => {
+  const { json, el, local, nav } = CE;
+  const $ = (id) => document.getElementById(id);
+  let found = null;
+
+  function toLocalInput(d) {
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }
+  function iso(value) { return new Date(value).toISOString(); }
+
+  function showPlace() {
+    const kind = $("kind").value;
+    $("l-building").hidden = !(kind === "building" || kind === "zone");
+    $("l-zone").hidden = kind !== "zone";
+    $("l-door").hidden = kind !== "door";
+    $("l-near").hidden = kind !== "near";
+    $("l-radius").hidden = !(kind === "near" || kind === "door");
+    $("l-camera").hidden = kind !== "camera";
+  }
+
+  function coverageBar(c, start, end) {
+    const svgNS = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(svgNS, "svg");
+    svg.setAttribute("class", "coverage");
+    svg.setAttribute("viewBox", "0 0 260 14");
+    const t0 = new Date(start).getTime(), span = new Date(end).getTime() - t0;
+    const rect = (s, e, colour) => {
+      const r = document.createElementNS(svgNS, "rect");
+      const x = ((new Date(s).getTime() - t0) / span) * 260;
+      const w = Math.max(1, ((new Date(e).getTime() - new Date(s).getTime()) / span) * 260);
+      r.setAttribute("x", x.toFixed(1)); r.setAttribute("y", "2");
+      r.setAttribute("width", w.toFixed(1)); r.setAttribute("height", "10");
+      r.setAttribute("fill", colour);
+      return r;
+    };
+    svg.append(rect(start, end, "#1c252f"));
+    for (const s of c.covered) svg.append(rect(s.start, s.end, "#46a758"));
+    for (const g of c.gaps) {
+      const r = rect(g.start, g.end, "#e5484d");
+      const title = document.createElementNS(svgNS, "title");
+      title.textContent = `${local(g.start)} → ${local(g.end)}: ${g.reason || "no recording"}`;
+      r.append(title);
+      svg.append(r);
+    }
+    return svg;
+  }
+
+  async function search(ev) {
+    ev.preventDefault();
+    const params = new URLSearchParams();
+    params.set("start", iso($("start").value));
+    params.set("end", iso($("end").value));
+    const kind = $("kind").value;
+    if (kind === "building" || kind === "zone") params.set("building", $("building").value);
+    if (kind === "zone") params.set("zone", $("zone").value);
+    if (kind === "door") { params.set("door", $("door").value); params.set("radius_m", $("radius").value); }
+    if (kind === "near") { params.set("near", $("near").value); params.set("radius_m", $("radius").value); }
+    if (kind === "camera") for (const id of $("cameras").value.split(",").map((s) => s.trim()).filter(Boolean)) params.append("camera", id);
+    $("search-msg").textContent = "searching…";
+    try {
+      found = await json(`/api/recordings/search?${params}`);
+    } catch (e) { $("search-msg").textContent = e.message; return; }
+    $("search-msg").textContent = `${found.cameras.length} camera(s)`;
+    $("place").textContent = `· ${found.place} · ${local(found.start)} → ${local(found.end)}`;
+    $("coverage").tBodies[0].replaceChildren(...found.cameras.map((c) => el("tr", { "data-id": c.camera_id },
+      el("td", {}, el("input", { type: "checkbox", class: "pick", value: c.camera_id, checked: c.segments > 0 })),
+      el("td", {}, c.camera_id, c.name ? el("span", { class: "muted" }, ` ${c.name}`) : null),
+      el("td", {}, `${c.location.building}${c.location.zone ? " / " + c.location.zone : ""}`),
+      el("td", { class: "muted" }, c.matched_by + (c.distance_m !== null && c.distance_m !== undefined ? ` (${c.distance_m} m)` : "")),
+      el("td", { class: "num" }, `${(c.coverage * 100).toFixed(0)}% · ${Math.round(c.recorded_seconds)} s`),
+      el("td", {}, coverageBar(c, found.start, found.end)),
+      el("td", { class: "muted" }, c.gaps.length ? c.gaps.map((g) => `${local(g.start)}–${new Date(g.end).toLocaleTimeString()}`).join(", ") : "none"))));
+    $("results").hidden = false;
+  }
+
+  async function poll(id) {
+    const s = await json(`/api/exports/${id}`);
+    $("job-bar").style.width = `${Math.round((s.progress || 0) * 100)}%`;
+    $("job-state").textContent = `${s.state} · ${s.phase || ""}` + (s.error ? ` · ${s.error}` : "");
+    if (s.state === "done") {
+      $("download").href = s.download_url;
+      $("download").hidden = !s.download_url;
+      $("download").textContent = `Download case ${s.case_id}`;
+      $("manifest").textContent = JSON.stringify(s.manifest, null, 2);
+      $("manifest-box").hidden = false;
+      return;
+    }
+    if (s.state !== "failed") setTimeout(() => poll(id), 700);
+  }
+
+  async function exportSelected(ev) {
+    ev.preventDefault();
+    const ids = [...document.querySelectorAll("input.pick:checked")].map((i) => i.value);
+    if (!ids.length) { $("export-msg").textContent = "select at least one camera"; return; }
+    try {
+      const job = await json("/api/exports", { method: "POST", body: {
+        camera_ids: ids, start: found.start, end: found.end,
+        case_id: $("case").value, reason: $("reason").value } });
+      $("export-msg").textContent = "export started";
+      $("job").hidden = false;
+      $("job-id").textContent = job.id;
+      $("download").hidden = true;
+      $("manifest-box").hidden = true;
+      poll(job.id);
+    } catch (e) { $("export-msg").textContent = e.message; }
+  }
+
+  async function start() {
+    await nav();
+    const now = new Date();
+    $("end").value = toLocalInput(now);
+    $("start").value = toLocalInput(new Date(now.getTime() - 15 * 60 * 1000));
+    const plan = await json("/api/map");
+    for (const b of plan.buildings) $("building").append(el("option", { value: b.name }, b.name));
+    for (const d of plan.doors) $("door").append(el("option", { value: d.id }, `${d.id} (${d.building})`));
+    $("kind").addEventListener("change", showPlace);
+    $("search").addEventListener("submit", search);
+    $("export").addEventListener("submit", exportSelected);
+    $("all").addEventListener("change", () => { for (const i of document.querySelectorAll("input.pick")) i.checked = $("all").checked; });
+    showPlace();
+  }
+  start();
+})();

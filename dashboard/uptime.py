@@ -1,0 +1,84 @@
+"""Uptime and fps history from the TSDB, with few aggregate PromQL queries."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from compoundeye.timeutil import utcnow
+from compoundeye.tsdb import MetricsReader
+
+WINDOWS: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+FPS_METRIC = "camera_fps_processed"
+UP_METRIC = "camera_up"
+_LABEL_SAFE = re.compile(r"^[A-Za-z0-9_.\- ]{1,64}$")
+
+
+def _label_value(value: str) -> str:
+    """A PromQL string literal for a label value (only plain site names are accepted)."""
+    if not _LABEL_SAFE.fullmatch(value):
+        raise ValueError(f"label value {value!r} has characters not allowed here")
+    return '"' + value + '"'
+
+
+@dataclass(frozen=True)
+class Uptime:
+    """Uptime fractions (0..1) per camera and per building over one window."""
+
+    window: str
+    cameras: dict[str, float]
+    buildings: dict[str, float]
+
+
+def uptime(reader: MetricsReader, window: str, *, building: str | None = None,
+           camera: str | None = None) -> Uptime:
+    """Two queries: the mean of ``camera_up`` over the window, by camera and by building."""
+    matchers = []
+    if building is not None:
+        matchers.append(f"building={_label_value(building)}")
+    if camera is not None:
+        matchers.append(f"camera={_label_value(camera)}")
+    selector = f"{UP_METRIC}{{{','.join(matchers)}}}[{window}]"
+    by_camera = reader.query(f"avg by (camera) (avg_over_time({selector}))")
+    by_building = reader.query(f"avg by (building) (avg_over_time({selector}))")
+    return Uptime(
+        window=window,
+        cameras={s.labels.get("camera", ""): round(s.value, 5) for s in by_camera
+                 if s.labels.get("camera")},
+        buildings={s.labels.get("building", ""): round(s.value, 5) for s in by_building
+                   if s.labels.get("building")},
+    )
+
+
+def fps_history(reader: MetricsReader, camera_ids: list[str], window: str,
+                points: int = 30) -> dict[str, list[float | None]]:
+    """Processed fps of some cameras over the window, ``points`` values each (one query)."""
+    if not camera_ids:
+        return {}
+    span = WINDOWS[window]
+    end = utcnow()
+    start = end - span
+    step = span.total_seconds() / points
+    # Ids are [A-Za-z0-9_.-]: in a regex only "." is special, and it is escaped.
+    alternatives = "|".join(c.replace(".", "\\\\.") for c in camera_ids)
+    promql = f'max by (camera) ({FPS_METRIC}{{camera=~"{alternatives}"}})'
+    series = reader.query_range(promql, start, end, step)
+    wanted = set(camera_ids)
+    out: dict[str, list[float | None]] = {}
+    for s in series:
+        camera = s.labels.get("camera", "")
+        if camera not in wanted:
+            continue
+        slots: list[float | None] = [None] * (points + 1)
+        for moment, value in s.points:
+            index = round((moment - start).total_seconds() / step)
+            if 0 <= index <= points:
+                slots[index] = round(value, 2)
+        out[camera] = slots
+    return out

@@ -1,0 +1,84 @@
+"""Frame checks, luma extraction, downscaling and polygon masks shared by the detectors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from detectors.base import Frame, FrameError, Polygon
+
+MIN_SIDE = 16
+"""Smallest accepted frame side in pixels: below this there is nothing to detect."""
+
+MAX_SIDE = 16384
+
+
+def check_frame(frame: object) -> Frame:
+    """Return ``frame`` if it is a usable BGR or grey uint8 image, else raise FrameError.
+
+    Accepted shapes: ``(h, w)``, ``(h, w, 1)`` and ``(h, w, 3)``, each side
+    ``MIN_SIDE..MAX_SIDE`` pixels.
+    """
+    if not isinstance(frame, np.ndarray):
+        raise FrameError(f"a frame must be a numpy array, got {type(frame).__name__}")
+    if frame.size == 0:
+        raise FrameError(f"empty frame (shape {frame.shape})")
+    if frame.dtype != np.uint8:
+        raise FrameError(f"frame dtype must be uint8, got {frame.dtype}")
+    if frame.ndim not in (2, 3):
+        raise FrameError(f"frame must be (h, w) or (h, w, 3), got {frame.ndim} dimensions")
+    if frame.ndim == 3 and frame.shape[2] not in (1, 3):
+        raise FrameError(
+            f"frame must have 1 (grey) or 3 (BGR) channels, got {frame.shape[2]}"
+        )
+    h, w = frame.shape[:2]
+    if min(h, w) < MIN_SIDE or max(h, w) > MAX_SIDE:
+        raise FrameError(
+            f"frame size {w}x{h} is outside {MIN_SIDE}..{MAX_SIDE} pixels per side"
+        )
+    return frame
+
+
+def small_luma(frame: object, height: int) -> npt.NDArray[np.uint8]:
+    """The frame's luma plane resized to ``height`` rows, keeping the aspect ratio.
+
+    The frame is checked first (FrameError when unusable). Downscaling uses area
+    averaging, which also removes most per-pixel sensor noise. BGR frames are
+    decimated before the colour conversion when they are much larger than the target,
+    so the per-frame cost does not grow with the input resolution.
+    """
+    img = check_frame(frame)
+    h, w = img.shape[:2]
+    width = max(1, min(4 * height, round(w * height / h)))
+    if img.ndim == 3 and img.shape[2] == 3:
+        step = h // (2 * height)
+        if step >= 2:
+            img = img[::step, ::step]
+        grey = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_BGR2GRAY)
+    else:
+        grey = img.reshape(h, w)
+    if grey.shape[0] == height and grey.shape[1] == width:
+        return np.ascontiguousarray(grey)
+    interp = cv2.INTER_AREA if grey.shape[0] >= height else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(grey, (width, height), interpolation=interp), dtype=np.uint8)
+
+
+def polygon_mask(
+    polygons: Sequence[Polygon], shape: tuple[int, int]
+) -> npt.NDArray[np.uint8]:
+    """A uint8 mask (255 inside any polygon) of ``shape`` = (h, w) from normalised polygons."""
+    h, w = shape
+    mask = np.zeros((h, w), np.uint8)
+    for polygon in polygons:
+        if len(polygon) < 3:
+            raise ValueError("a polygon needs at least 3 points")
+        pts = np.array(
+            [[round(min(max(x, 0.0), 1.0) * (w - 1)), round(min(max(y, 0.0), 1.0) * (h - 1))]
+             for x, y in polygon],
+            np.int32,
+        )
+        cv2.fillPoly(mask, [pts], 255)
+    return mask

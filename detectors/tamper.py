@@ -1,0 +1,276 @@
+"""Camera tamper and health: blackout, covered lens, defocus, camera moved, frozen image.
+
+Each frame yields a few cheap measures on a small grey copy. A condition must hold for
+its persistence window before it is raised, and be absent for the clear window before it
+is cleared, so each episode is reported exactly once each way. The camera's own
+baselines (sharpness, the reference edge map) are learned only while it is healthy.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from detectors.base import Frame, TamperFinding
+from detectors.frames import small_luma
+
+REASONS = ("blackout", "covered", "frozen", "defocus", "moved")
+"""Every reason, strongest first: a stronger active condition hides the weaker ones."""
+
+Image = npt.NDArray[Any]
+
+
+@dataclass(frozen=True)
+class TamperConfig:
+    """Thresholds and persistence windows of :class:`CameraHealthDetector`."""
+
+    height: int = 120
+    blackout_mean: float = 12.0
+    """Mean luma below which (with low spread) the picture is black."""
+    blackout_std: float = 6.0
+    covered_std: float = 14.0
+    """A covered lens: little spread of luma ..."""
+    covered_edges: float = 0.004
+    """... and almost no edges (fraction of edge pixels)."""
+    defocus_ratio: float = 0.35
+    """Sharpness below this fraction of the learned baseline means defocus."""
+    moved_match: float = 0.6
+    """Edge agreement with the reference below this means the view moved."""
+    moved_min_edges: float = 0.01
+    """Too few edges (dark, covered) and the moved check abstains."""
+    frozen_diff: float = 0.002
+    """Mean absolute difference between successive frames at or below this is 'identical'.
+
+    Not zero: an encoder refining a still picture changes a few pixels by one level."""
+    frozen_window: float = 3.0
+    """Seconds of recent frame pairs the frozen check looks at ..."""
+    frozen_share: float = 0.5
+    """... of which at least this share must be identical. A live sensor's noise, even
+    through a low-bitrate encoder, makes successive frames differ; a frozen source does not."""
+    raise_seconds: dict[str, float] = field(
+        default_factory=lambda: {
+            "blackout": 2.0, "covered": 2.0, "frozen": 1.0, "defocus": 3.0, "moved": 3.0,
+        }
+    )
+    clear_seconds: float = 2.0
+    warmup_frames: int = 20
+    """Healthy frames needed before the baselines (defocus, moved) are trusted."""
+    baseline_alpha: float = 0.03
+    reference_alpha: float = 0.02
+
+
+@dataclass
+class _Condition:
+    raised: bool = False
+    since: float | None = None
+    """When the condition started holding (not raised) or stopped holding (raised)."""
+    worst: float = 0.0
+
+
+@dataclass(frozen=True)
+class HealthMeasures:
+    """The per-frame measures (exposed for tuning and metrics)."""
+
+    mean: float
+    std: float
+    edges: float
+    sharpness: float
+    diff: float | None
+    match: float | None
+    still_share: float
+    """Share of the recent frame pairs that were identical."""
+
+
+class CameraHealthDetector:
+    """Tamper and health checks for one camera; feed it that camera's frames in order."""
+
+    def __init__(self, config: TamperConfig | None = None) -> None:
+        self.config = config or TamperConfig()
+        self._conditions = {reason: _Condition() for reason in REASONS}
+        self._previous: Image | None = None
+        self._identical: deque[tuple[float, bool]] = deque()
+        self._sharpness: float | None = None
+        self._reference: npt.NDArray[np.float32] | None = None
+        self._healthy_frames = 0
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+        self.last: HealthMeasures | None = None
+
+    @property
+    def raised(self) -> list[str]:
+        """Reasons currently raised."""
+        return [r for r, c in self._conditions.items() if c.raised]
+
+    def rebaseline(self) -> None:
+        """Forget the learned sharpness and reference view (after a deliberate re-aim)."""
+        self._sharpness = None
+        self._reference = None
+        self._healthy_frames = 0
+
+    def update(self, frame: Frame, ts: float) -> list[TamperFinding]:
+        """Look at the next frame taken at ``ts``; return conditions raised or cleared."""
+        cfg = self.config
+        luma = small_luma(frame, cfg.height)
+        if self._previous is not None and self._previous.shape != luma.shape:
+            self._previous = None
+            self._identical.clear()
+            self.rebaseline()
+        measures, edges = self._measure(luma, ts)
+        self._previous = luma
+        self.last = measures
+        values, holding = self._evaluate(measures)
+        findings: list[TamperFinding] = []
+        blocked = False
+        for reason in REASONS:
+            holds = holding[reason] and not blocked
+            finding = self._step(reason, holds, values[reason], ts)
+            if finding is not None:
+                findings.append(finding)
+            # A stronger condition in progress hides weaker ones (a black picture is
+            # also edge-less, frozen and 'moved'); weaker ones abstain meanwhile.
+            if holding[reason] or self._conditions[reason].raised:
+                blocked = True
+        if not blocked and self._nothing_pending():
+            self._learn(measures, edges)
+        return findings
+
+    def _measure(self, luma: Image, ts: float) -> tuple[HealthMeasures, Image]:
+        cfg = self.config
+        mean_arr, std_arr = cv2.meanStdDev(luma)
+        mean, std = float(mean_arr[0, 0]), float(std_arr[0, 0])
+        blurred = cv2.GaussianBlur(luma, (3, 3), 0)
+        # Canny thresholds from the picture's own spread keep edges stable across lighting.
+        hi = max(20.0, 1.2 * std)
+        edges = cv2.Canny(blurred, 0.5 * hi, hi)
+        edge_fraction = cv2.countNonZero(edges) / edges.size
+        lap = cv2.Laplacian(luma, cv2.CV_32F, ksize=3)
+        lap_std = float(cv2.meanStdDev(lap)[1][0, 0])
+        sharpness = lap_std / (std + 1.0)
+        diff = None
+        if self._previous is not None:
+            diff = float(cv2.mean(cv2.absdiff(luma, self._previous))[0])
+            self._identical.append((ts, diff <= cfg.frozen_diff))
+        while self._identical and ts - self._identical[0][0] > cfg.frozen_window:
+            self._identical.popleft()
+        pairs = len(self._identical)
+        still = sum(same for _, same in self._identical) / pairs if pairs >= 3 else 0.0
+        match = None
+        ref = self._reference
+        if (
+            ref is not None
+            and self._healthy_frames >= cfg.warmup_frames
+            and edge_fraction >= cfg.moved_min_edges
+        ):
+            match = _edge_match(edges, ref, self._kernel)
+        measures = HealthMeasures(mean, std, edge_fraction, sharpness, diff, match, still)
+        return measures, edges
+
+    def _evaluate(self, m: HealthMeasures) -> tuple[dict[str, float], dict[str, bool]]:
+        cfg = self.config
+        base = self._sharpness if self._healthy_frames >= cfg.warmup_frames else None
+        sharp_ratio = m.sharpness / base if base else 1.0
+        values = {
+            "blackout": m.mean,
+            "covered": m.edges,
+            "frozen": 1.0 - m.still_share,
+            "defocus": sharp_ratio,
+            "moved": m.match if m.match is not None else 1.0,
+        }
+        holding = {
+            "blackout": m.mean < cfg.blackout_mean and m.std < cfg.blackout_std,
+            "covered": m.std < cfg.covered_std and m.edges < cfg.covered_edges,
+            "frozen": m.still_share >= cfg.frozen_share,
+            "defocus": base is not None and sharp_ratio < cfg.defocus_ratio,
+            "moved": m.match is not None and m.match < cfg.moved_match,
+        }
+        return values, holding
+
+    def _step(self, reason: str, holds: bool, value: float, ts: float) -> TamperFinding | None:
+        cond = self._conditions[reason]
+        threshold = self._threshold(reason)
+        if not cond.raised:
+            if not holds:
+                cond.since = None
+                return None
+            if cond.since is None:
+                cond.since, cond.worst = ts, value
+            cond.worst = self._worse(reason, cond.worst, value)
+            if ts - cond.since >= self.config.raise_seconds[reason]:
+                cond.raised, cond.since = True, None
+                return TamperFinding(reason, True, ts, cond.worst, threshold)
+            return None
+        if holds:
+            cond.since = None
+            cond.worst = self._worse(reason, cond.worst, value)
+            return None
+        if cond.since is None:
+            cond.since = ts
+        if ts - cond.since >= self.config.clear_seconds:
+            cond.raised, cond.since = False, None
+            return TamperFinding(reason, False, ts, value, threshold)
+        return None
+
+    def _threshold(self, reason: str) -> float:
+        cfg = self.config
+        return {
+            "blackout": cfg.blackout_mean,
+            "covered": cfg.covered_edges,
+            "frozen": 1.0 - cfg.frozen_share,
+            "defocus": cfg.defocus_ratio,
+            "moved": cfg.moved_match,
+        }[reason]
+
+    @staticmethod
+    def _worse(reason: str, a: float, b: float) -> float:
+        # Every measure here is 'lower is worse'.
+        del reason
+        return min(a, b)
+
+    def _nothing_pending(self) -> bool:
+        return all(not c.raised and c.since is None for c in self._conditions.values())
+
+    def _learn(self, m: HealthMeasures, edges: Image) -> None:
+        cfg = self.config
+        self._healthy_frames += 1
+        if self._sharpness is None:
+            self._sharpness = m.sharpness
+        else:
+            self._sharpness += cfg.baseline_alpha * (m.sharpness - self._sharpness)
+        current = (edges > 0).astype(np.float32)
+        if self._reference is None:
+            self._reference = current
+        else:
+            cv2.accumulateWeighted(current, self._reference, cfg.reference_alpha)
+
+
+def _edge_match(edges: Image, reference: npt.NDArray[np.float32], kernel: Image) -> float:
+    """How well the current edges agree with the reference's stable edges, beyond chance.
+
+    Symmetric: the share of current edges near a stable reference edge and the share of
+    stable reference edges near a current edge, each corrected for the share a random
+    edge map of the same density would reach (Cohen's kappa style), then averaged. 1 is
+    the same view, about 0 an unrelated one. A person walking by adds and hides some
+    edges; a moved camera breaks most of them.
+    """
+    stable = (reference > 0.5).astype(np.uint8) * 255
+    stable_count = cv2.countNonZero(stable)
+    current_count = cv2.countNonZero(edges)
+    if stable_count == 0 or current_count == 0:
+        return 1.0
+    near_stable = cv2.dilate(stable, kernel)
+    near_current = cv2.dilate(edges, kernel)
+    forward = cv2.countNonZero(cv2.bitwise_and(edges, near_stable)) / current_count
+    backward = cv2.countNonZero(cv2.bitwise_and(stable, near_current)) / stable_count
+    chance_f = cv2.countNonZero(near_stable) / near_stable.size
+    chance_b = cv2.countNonZero(near_current) / near_current.size
+    return 0.5 * (_beyond_chance(forward, chance_f) + _beyond_chance(backward, chance_b))
+
+
+def _beyond_chance(observed: float, chance: float) -> float:
+    if chance >= 1.0:
+        return 1.0
+    return max(0.0, (observed - chance) / (1.0 - chance))

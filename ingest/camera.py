@@ -1,0 +1,184 @@
+"""One camera's live pipeline: reader thread, detection thread, motion and tamper events.
+
+The reader (see :mod:`ingest.reader`) never waits on detection: sampled frames go through a
+bounded queue that drops the oldest and counts. The detection thread runs the camera's
+motion detector, tracker and tamper checks, and publishes ``motion.start`` /
+``motion.end`` / ``camera.tamper`` / ``camera.tamper_cleared`` with a JPEG snapshot for
+starts and raised tampers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from compoundeye.events import Event, EventKind, make_event
+from compoundeye.site.models import Camera
+from compoundeye.timeutil import from_epoch
+from detectors.base import Frame, FrameError, MotionTransition, TamperFinding
+from ingest.detection import CameraDetectors, build_detectors
+from ingest.reader import CameraReader, ReaderOptions, SampledFrame
+from ingest.sampler import DropQueue
+from ingest.snapshots import save_snapshot
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Event], None]
+
+IDLE_FINISH_SECONDS = 5.0
+"""With no frame for this long and the stream down, open motion is ended."""
+TAMPER_INTERVAL_SECONDS = 1.0
+"""Tamper and health checks run on one frame per second of stream time: their conditions
+must persist for seconds anyway, and this keeps them a small part of the per-frame cost."""
+
+
+@dataclass
+class DetectionStats:
+    """Counters of the detection side, read by status and metrics."""
+
+    processed: int = 0
+    frame_errors: int = 0
+    motion_sum: float = 0.0
+    motion_frames: int = 0
+    events: int = 0
+
+
+class CameraPipeline:
+    """Reader plus detection for one camera; ``start`` spawns both threads."""
+
+    def __init__(self, camera: Camera, publish: Publish, snapshots_dir: Path, *,
+                 queue_size: int = 4, reader_options: ReaderOptions | None = None,
+                 detectors: CameraDetectors | None = None) -> None:
+        self.camera = camera
+        self._publish = publish
+        self._snapshots = snapshots_dir
+        self.queue: DropQueue[SampledFrame] = DropQueue(queue_size)
+        self.reader = CameraReader(camera.id, camera.detect_url, camera.detect_fps, self.queue,
+                                   reader_options)
+        self.detectors = detectors or build_detectors(camera)
+        self.stats = DetectionStats()
+        self._tampers: dict[str, TamperFinding] = {}
+        self._motion_started: dict[str, float] = {}
+        self._last_tamper_check: float | None = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def camera_id(self) -> str:
+        return self.camera.id
+
+    @property
+    def active_tampers(self) -> list[str]:
+        """Tamper reasons currently raised."""
+        return sorted(self._tampers)
+
+    def start(self) -> None:
+        """Start the reader and detection threads (daemons: a stuck FFmpeg call never
+        keeps the process alive)."""
+        for name, target in (("read", self.reader.run), ("detect", self.run_detection)):
+            thread = threading.Thread(target=target, name=f"{name}-{self.camera.id}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Ask both threads to finish; see :meth:`join`."""
+        self._stop.set()
+        self.reader.stop()
+        self.queue.close()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for both threads up to ``timeout`` in total; True when both ended."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
+
+    def run_detection(self) -> None:
+        """Detection loop: frames from the queue until stop; ends open motion on exit."""
+        last_ts = 0.0
+        try:
+            while not self._stop.is_set():
+                item = self.queue.get(timeout=1.0)
+                if item is None:
+                    if self._motion_started and not self.reader.stats.connected:
+                        stale = self.reader.stats.last_frame or last_ts
+                        if stale and stale + IDLE_FINISH_SECONDS < time.time():
+                            self._transitions(self.detectors.tracker.finish(stale), None)
+                    continue
+                last_ts = item.wall_ts
+                self.process(item)
+        finally:
+            if self._motion_started and last_ts:
+                self._transitions(self.detectors.tracker.finish(last_ts), None)
+
+    def process(self, item: SampledFrame) -> None:
+        """Run the detectors on one sampled frame and publish what they found."""
+        frame = item.image
+        det = self.detectors
+        try:
+            result = det.motion.detect(frame)
+            findings = (det.tamper.update(frame, item.wall_ts) if self._tamper_due(item.stream_ts)
+                        else [])
+        except FrameError as exc:
+            self.stats.frame_errors += 1
+            if self.stats.frame_errors == 1 or self.stats.frame_errors % 1000 == 0:
+                log.warning("camera %s: unusable frame (%d so far): %s",
+                            self.camera.id, self.stats.frame_errors, exc)
+            return
+        self.stats.processed += 1
+        if not result.calibrating:
+            self.stats.motion_sum += result.motion_fraction
+            self.stats.motion_frames += 1
+        self._transitions(det.tracker.update(result, item.wall_ts), frame)
+        for finding in findings:
+            self._tamper(finding, frame)
+
+    def _tamper_due(self, stream_ts: float) -> bool:
+        last = self._last_tamper_check
+        if last is None or stream_ts < last or stream_ts - last >= TAMPER_INTERVAL_SECONDS:
+            self._last_tamper_check = stream_ts
+            return True
+        return False
+
+    def _emit(self, kind: EventKind, ts: float, attrs: dict[str, Any],
+              id_parts: tuple[object, ...], frame: Frame | None) -> None:
+        moment = from_epoch(ts)
+        event = make_event(kind, "camera", self.camera.id, moment, attrs, id_parts=id_parts)
+        if frame is not None:
+            rel = save_snapshot(self._snapshots, self.camera.id, moment, event.id, frame)
+            if rel is not None:
+                event = event.model_copy(update={"attrs": {**attrs, "snapshot": rel}})
+        self.stats.events += 1
+        self._publish(event)
+
+    def _transitions(self, transitions: list[MotionTransition], frame: Frame | None) -> None:
+        for tr in transitions:
+            attrs: dict[str, Any] = {"zone": tr.zone, "peak_fraction": round(tr.peak_fraction, 4)}
+            if tr.box is not None:
+                attrs["box"] = [round(v, 4) for v in (tr.box.x, tr.box.y, tr.box.w, tr.box.h)]
+            if tr.started:
+                self._motion_started[tr.zone] = tr.ts
+                self._emit(EventKind.MOTION_START, tr.ts, attrs, (tr.zone,), frame)
+            else:
+                began = self._motion_started.pop(tr.zone, None)
+                if began is not None:
+                    attrs["duration_seconds"] = round(tr.ts - began, 3)
+                self._emit(EventKind.MOTION_END, tr.ts, attrs, (tr.zone,), None)
+
+    def _tamper(self, finding: TamperFinding, frame: Frame) -> None:
+        attrs: dict[str, Any] = {"reason": finding.reason, "measure": round(finding.measure, 4),
+                                 "threshold": round(finding.threshold, 4)}
+        if finding.raised:
+            self._tampers[finding.reason] = finding
+            log.warning("camera %s: tamper %s (measure %.3f)", self.camera.id, finding.reason,
+                        finding.measure)
+            self._emit(EventKind.CAMERA_TAMPER, finding.ts, attrs, (finding.reason,), frame)
+        elif self._tampers.pop(finding.reason, None) is not None:
+            log.info("camera %s: tamper %s cleared", self.camera.id, finding.reason)
+            self._emit(EventKind.CAMERA_TAMPER_CLEARED, finding.ts, attrs, (finding.reason,),
+                       None)

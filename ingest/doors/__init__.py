@@ -1,0 +1,1 @@
+"""The MQTT door listener: door controller messages in, ``door.*`` events out."""

@@ -1,0 +1,321 @@
+"""The edge worker: every camera of one shard, its recorder, status, metrics and retention.
+
+Threads: per camera a reader and a detection thread (see :mod:`ingest.camera`) and, when
+recording, one recorder thread driving its ffmpeg; one event delivery thread
+(:class:`compoundeye.bus.BufferedPublisher`); one retention thread; the door listener when
+enabled. The thread that calls :meth:`EdgeWorker.run` writes status every couple of
+seconds and metrics every interval, waiting on the stop event in between.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import redis
+
+from compoundeye import bus
+from compoundeye.events import Event, make_event
+from compoundeye.settings import Settings
+from compoundeye.site.models import Camera, Site
+from compoundeye.timeutil import from_epoch, to_rfc3339, utcnow
+from ingest.camera import CameraPipeline
+from ingest.metrics import CameraCounters, MetricsCollector, PointWriter
+from ingest.reader import ReaderOptions, configure_ffmpeg_capture
+from ingest.recorder import Recorder
+from ingest.retention import Retention
+from ingest.sharding import select_shard
+from ingest.status import CameraHealth, Observation, StatusWriter, read_previous_statuses
+
+log = logging.getLogger(__name__)
+
+STOP_BUDGET_SECONDS = 8.0
+"""Everything stops within this (the contract is exit within 10 s)."""
+
+
+class _Runnable(Protocol):
+    def run(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How this worker runs; defaults from the site's ``edge`` section."""
+
+    shard: tuple[int, int] = (0, 1)
+    worker_id: str = "edge-0"
+    record: bool = True
+    doors: bool = False
+    status_interval: float = 2.0
+    retention_interval: float = 60.0
+    reader: ReaderOptions | None = None
+    """Default: :class:`ReaderOptions` with the site's ``edge.colour_frames``."""
+    metrics: bool = True
+
+
+@dataclass
+class _Camera:
+    camera: Camera
+    pipeline: CameraPipeline
+    health: CameraHealth
+    recorder: Recorder | None = None
+
+
+class EdgeWorker:
+    """Runs one shard of the site's cameras until :meth:`stop`."""
+
+    def __init__(self, site: Site, settings: Settings, options: WorkerOptions,
+                 *, metrics_writer_factory: Callable[[], Any] | None = None) -> None:
+        self.site = site
+        self.settings = settings
+        self.options = options
+        self.cameras = select_shard(site.cameras, *options.shard)
+        self._stop = threading.Event()
+        self._metrics_writer_factory = metrics_writer_factory
+        self._entries: dict[str, _Camera] = {}
+        self._threads: list[threading.Thread] = []
+        self.publisher: bus.BufferedPublisher | None = None
+        self.status_writer: StatusWriter | None = None
+        self.started = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the worker to stop (safe from a signal handler: it only sets a flag)."""
+        self._stop.set()
+
+    @property
+    def camera_ids(self) -> list[str]:
+        return [c.id for c in self.cameras]
+
+    def run(self) -> None:
+        """Start everything, supervise until stop, then stop everything within the budget."""
+        edge = self.site.edge
+        configure_ffmpeg_capture()
+        client = bus.connect(self.settings.redis_url)
+        publisher = bus.BufferedPublisher(client)
+        self.publisher = publisher
+        self.status_writer = StatusWriter(client, edge.heartbeat_ttl_seconds)
+        writer: Any = None
+        collector: MetricsCollector | None = None
+        door_listener: _Runnable | None = None
+        try:
+            self._spawn("events", publisher.run)
+            previous = read_previous_statuses(client, self.camera_ids)
+            started = time.time()
+            rec_root = self.settings.recordings_dir
+            reader_options = self.options.reader or ReaderOptions(colour=edge.colour_frames)
+            for camera in self.cameras:
+                pipeline = CameraPipeline(camera, publisher.publish, self.settings.snapshots_dir,
+                                          queue_size=edge.queue_size,
+                                          reader_options=reader_options)
+                health = CameraHealth(camera.detect_fps, edge.offline_after_seconds, started,
+                                      previous.get(camera.id))
+                entry = _Camera(camera, pipeline, health)
+                if self.options.record and camera.record:
+                    entry.recorder = Recorder(camera.id, camera.main_url, rec_root,
+                                              segment_seconds=edge.segment_seconds)
+                self._entries[camera.id] = entry
+            for entry in self._entries.values():
+                entry.pipeline.start()
+                if entry.recorder is not None:
+                    self._spawn(f"rec-{entry.camera.id}", entry.recorder.run)
+            if self.options.metrics:
+                writer = self._make_metrics_writer()
+                buildings = {c.id: c.location.building for c in self.cameras}
+                collector = MetricsCollector(writer, self.options.worker_id, buildings)
+            retention = Retention(rec_root, self.settings.snapshots_dir,
+                                  self.settings.exports_dir, self.camera_ids,
+                                  recordings_days=self.site.retention.recordings_days,
+                                  snapshots_days=self.site.retention.snapshots_days,
+                                  min_free_bytes=self.site.retention.min_free_bytes)
+            self._spawn("retention", lambda: self._retention_loop(retention))
+            if self.options.doors:
+                door_listener = self._door_listener(publisher, client)
+                if door_listener is not None:
+                    self._spawn("doors", door_listener.run)
+            log.info("edge worker %s: shard %d/%d, %d cameras (%d recording), doors %s",
+                     self.options.worker_id, *self.options.shard, len(self._entries),
+                     sum(1 for e in self._entries.values() if e.recorder), bool(door_listener))
+            self.started.set()
+            self._supervise(collector)
+        finally:
+            self._shutdown(publisher, writer, collector, door_listener)
+            client.close()
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _make_metrics_writer(self) -> PointWriter:
+        if self._metrics_writer_factory is not None:
+            made: PointWriter = self._metrics_writer_factory()
+            return made
+        from compoundeye.tsdb import MetricsWriter
+
+        return MetricsWriter.from_settings(self.settings, buffer_size=50_000)
+
+    def _supervise(self, collector: MetricsCollector | None) -> None:
+        interval = min(self.options.status_interval, self.site.edge.heartbeat_ttl_seconds / 3)
+        metrics_every = self.site.edge.metrics_interval_seconds
+        next_metrics = time.monotonic()
+        while not self._stop.is_set():
+            self.update_status()
+            if collector is not None and time.monotonic() >= next_metrics:
+                next_metrics += metrics_every
+                self._write_metrics(collector)
+            self._stop.wait(interval)
+
+    def update_status(self) -> None:
+        """Observe every camera, announce up/down changes, write the status hashes."""
+        assert self.publisher is not None and self.status_writer is not None
+        now = time.time()
+        hashes: dict[str, dict[str, str]] = {}
+        for camera_id, entry in self._entries.items():
+            reader = entry.pipeline.reader.stats
+            queue = entry.pipeline.queue.stats
+            obs = Observation(now, reader.frames_in, reader.frames_sampled,
+                              reader.decode_errors, queue.dropped, reader.last_frame,
+                              tuple(entry.pipeline.active_tampers), reader.last_error)
+            transition = entry.health.observe(obs)
+            if transition is not None:
+                log.info("camera %s %s: %s", camera_id, transition.kind.value,
+                         transition.reason or "frames arriving")
+                attrs = {"reason": transition.reason, "worker": self.options.worker_id}
+                self.publisher.publish(make_event(transition.kind, "camera", camera_id,
+                                                  from_epoch(transition.t), attrs))
+            if entry.health.status is not None:
+                hashes[camera_id] = self._status_fields(entry)
+        worker_fields = {
+            "updated": to_rfc3339(utcnow()),
+            "shard": f"{self.options.shard[0]}/{self.options.shard[1]}",
+            "cameras": str(len(self._entries)),
+            "online": str(sum(1 for e in self._entries.values()
+                              if e.health.status not in (None, "offline"))),
+            "events_pending": str(self.publisher.pending),
+            "events_dropped": str(self.publisher.stats.dropped),
+        }
+        self.status_writer.write(hashes, self.options.worker_id, worker_fields)
+
+    def _status_fields(self, entry: _Camera) -> dict[str, str]:
+        health = entry.health
+        reader = entry.pipeline.reader.stats
+        last = reader.last_frame
+        fields = {
+            "status": str(health.status),
+            "since": to_rfc3339(from_epoch(health.since)),
+            "last_frame": to_rfc3339(from_epoch(last)) if last else "",
+            "fps": f"{health.fps_in:.2f}",
+            "fps_processed": f"{health.fps_sampled:.2f}",
+            "worker": self.options.worker_id,
+            "reason": health.reason,
+            "reconnects": str(reader.reconnects),
+            "dropped": str(entry.pipeline.queue.stats.dropped),
+            "updated": to_rfc3339(utcnow()),
+            "recording": "",
+            "recorder_error": "",
+        }
+        if entry.recorder is not None:
+            rec = entry.recorder.stats
+            fields["recording"] = "1" if rec.running else "0"
+            fields["recorder_error"] = rec.last_error
+        return fields
+
+    def counters(self) -> dict[str, CameraCounters]:
+        """Every camera's running totals now (for metrics)."""
+        now = time.time()
+        out = {}
+        for camera_id, entry in self._entries.items():
+            reader = entry.pipeline.reader.stats
+            det = entry.pipeline.stats
+            out[camera_id] = CameraCounters(
+                t=now, up=entry.health.status not in (None, "offline"),
+                frames_in=reader.frames_in, processed=det.processed,
+                dropped=entry.pipeline.queue.stats.dropped,
+                decode_cpu_seconds=reader.decode_cpu_seconds, reconnects=reader.reconnects,
+                motion_sum=det.motion_sum, motion_frames=det.motion_frames,
+                recorded_bytes=entry.recorder.stats.bytes if entry.recorder else 0)
+        return out
+
+    def _write_metrics(self, collector: MetricsCollector) -> None:
+        assert self.publisher is not None
+        extra = {"events_pending": self.publisher.pending,
+                 "events_dropped": self.publisher.stats.dropped}
+        try:
+            collector.record(self.counters(), utcnow(), extra)
+        except Exception:  # metrics must never stop ingest
+            log.exception("writing metrics failed")
+
+    def _retention_loop(self, retention: Retention) -> None:
+        while not self._stop.wait(self.options.retention_interval):
+            try:
+                retention.run_once()
+            except OSError as exc:
+                log.error("retention pass failed: %s", exc)
+
+    def _door_listener(self, publisher: bus.BufferedPublisher,
+                       client: redis.Redis) -> _Runnable | None:
+        """The door listener of ``ingest.doors``, built lazily; None when not installed."""
+        try:
+            module: Any = importlib.import_module("ingest.doors.listener")
+            cls = module.DoorListener
+        except (ImportError, AttributeError) as exc:
+            log.warning("door listener requested but not available (%s); doors not handled", exc)
+            return None
+        offered: dict[str, Any] = {"site": self.site, "settings": self.settings,
+                                   "publisher": publisher, "client": client,
+                                   "redis_client": client, "listener_id": self.options.worker_id,
+                                   "worker_id": self.options.worker_id}
+        params = inspect.signature(cls).parameters
+        kwargs = {k: v for k, v in offered.items() if k in params}
+        try:
+            listener: _Runnable = cls(**kwargs)
+        except TypeError as exc:
+            log.error("cannot start the door listener: %s", exc)
+            return None
+        return listener
+
+    def _shutdown(self, publisher: bus.BufferedPublisher, writer: Any,
+                  collector: MetricsCollector | None, door_listener: _Runnable | None) -> None:
+        deadline = time.monotonic() + STOP_BUDGET_SECONDS
+        self._stop.set()
+        for entry in self._entries.values():
+            entry.pipeline.stop()
+            if entry.recorder is not None:
+                entry.recorder.stop()
+        if door_listener is not None:
+            door_listener.stop()
+        for entry in self._entries.values():
+            entry.pipeline.join(max(0.0, min(1.0, deadline - time.monotonic() - 4)))
+        for thread in self._threads:
+            if thread.name.startswith("rec-") or thread.name == "doors":
+                thread.join(max(0.0, deadline - time.monotonic() - 2))
+        leftover = [e.camera.id for e in self._entries.values()
+                    if e.recorder is not None and e.recorder.pid is not None]
+        if leftover:
+            log.error("recorders still running at stop: %s", leftover)
+        if collector is not None:
+            self._write_metrics(collector)
+        if writer is not None and hasattr(writer, "close"):
+            writer.close(timeout=max(0.1, min(1.5, deadline - time.monotonic() - 0.5)))
+        if self.status_writer is not None:
+            self.status_writer.remove_worker(self.options.worker_id)
+        publisher.stop()
+        for thread in self._threads:
+            if thread.name == "events":
+                thread.join(max(0.1, deadline - time.monotonic()))
+        if publisher.pending:
+            log.warning("stopping with %d events undelivered (Redis unreachable)",
+                        publisher.pending)
+        log.info("edge worker %s stopped (events published %d, dropped %d)",
+                 self.options.worker_id, publisher.stats.published, publisher.stats.dropped)
+
+    def publish(self, event: Event) -> None:
+        """Publish an event through the worker's buffered publisher (for wiring and tests)."""
+        if self.publisher is not None:
+            self.publisher.publish(event)

@@ -1,0 +1,227 @@
+"""The sample clips: their timelines, frame renderer and exact ground truth.
+
+A clip is a `ClipSpec` (seed, duration, movers, light switches, tamper episodes). `render`
+yields its frames and `ground_truth` derives truth.json from the same timeline the renderer
+uses, frame by frame, so the truth is exact by construction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from sample_streams import scene
+from sample_streams.scene import Image, Mover
+
+TamperReason = Literal["blackout", "covered", "defocus", "moved", "frozen"]
+FPS = 15
+WIDTH, HEIGHT = 1280, 720
+SUB_WIDTH, SUB_HEIGHT = 640, 360
+
+
+@dataclass(frozen=True)
+class Tamper:
+    """A tamper episode over [start_s, end_s)."""
+
+    start_s: float
+    end_s: float
+    reason: TamperReason
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """Everything that defines one clip; rendering it twice gives identical frames."""
+
+    name: str
+    seed: int
+    duration_s: float
+    movers: tuple[Mover, ...] = ()
+    switches: tuple[float, ...] = ()  # times the lights toggle (off, on, off, ...)
+    tamper: tuple[Tamper, ...] = ()
+    night: bool = False
+    noise_sigma: float = 2.5
+    drift_amplitude: float = 0.06
+    drift_period_s: float = 37.0
+    switch_gain: float = 0.45
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def frames(self) -> int:
+        return round(self.duration_s * FPS)
+
+
+def _gain(spec: ClipSpec, t: float) -> float:
+    drift = 1.0 + spec.drift_amplitude * math.sin(2 * math.pi * t / spec.drift_period_s)
+    toggles = sum(1 for s in spec.switches if t >= s)
+    return drift * (spec.switch_gain if toggles % 2 else 1.0) * (0.2 if spec.night else 1.0)
+
+
+def _tamper_at(spec: ClipSpec, t: float) -> Tamper | None:
+    for ep in spec.tamper:
+        if ep.start_s <= t < ep.end_s:
+            return ep
+    return None
+
+
+def render(spec: ClipSpec, width: int = WIDTH, height: int = HEIGHT) -> Iterator[np.ndarray]:
+    """Yield the clip's frames as uint8 BGR arrays of (height, width, 3)."""
+    background, lights = scene.make_background(spec.seed, width, height, night=spec.night)
+    sprites = [scene.make_sprite(m, width, height) for m in spec.movers]
+    rng = np.random.default_rng(spec.seed + 1)
+    frozen: np.ndarray | None = None
+    for index in range(spec.frames):
+        t = index / FPS
+        episode = _tamper_at(spec, t)
+        # Noise is drawn every frame, so a frozen episode does not shift later frames' noise.
+        noise = rng.standard_normal((height, width, 3), dtype=np.float32) * spec.noise_sigma
+        if episode is not None and episode.reason == "frozen":
+            if frozen is None:
+                frozen = _compose(spec, background, lights, sprites, t, noise, None)
+            yield frozen
+            continue
+        frozen = None
+        yield _compose(spec, background, lights, sprites, t, noise, episode)
+
+
+def _compose(
+    spec: ClipSpec,
+    background: Image,
+    lights: Image,
+    sprites: list[scene.Sprite],
+    t: float,
+    noise: Image,
+    episode: Tamper | None,
+) -> np.ndarray:
+    img = background.copy()
+    for mover, sprite in zip(spec.movers, sprites, strict=True):
+        scene.paste_mover(img, mover, sprite, t)
+    img = img * _gain(spec, t) + lights
+    if episode is not None:
+        if episode.reason == "blackout":
+            img = np.full_like(img, 3.0)
+            noise = noise * 0.4
+        elif episode.reason == "covered":
+            img = scene.covered(img)
+            noise = noise * 0.5
+        elif episode.reason == "defocus":
+            img = scene.defocus(img)
+        elif episode.reason == "moved":
+            img = scene.moved(img)
+    out: np.ndarray = np.clip(img + noise, 0, 255).astype(np.uint8)
+    return out
+
+
+def motion_intervals(spec: ClipSpec, width: int = WIDTH, height: int = HEIGHT) -> list[dict[str, Any]]:
+    """Per mover, the span of frames in which any of it is inside the picture."""
+    result = []
+    for mover in spec.movers:
+        sprite = scene.make_sprite(mover, width, height)
+        visible = []
+        for index in range(spec.frames):
+            x0, y0, x1, y1 = scene.mover_box(mover, sprite, index / FPS, width, height)
+            if x1 > 0 and x0 < width and y1 > 0 and y0 < height:
+                visible.append(index)
+        if visible:
+            result.append(
+                {
+                    "start_s": round(visible[0] / FPS, 4),
+                    "end_s": round((visible[-1] + 1) / FPS, 4),
+                    "kind": mover.kind,
+                    "zone": mover.lane,
+                }
+            )
+    return sorted(result, key=lambda m: (m["start_s"], m["end_s"]))
+
+
+def ground_truth(spec: ClipSpec, width: int = WIDTH, height: int = HEIGHT) -> dict[str, Any]:
+    """truth.json for the clip, derived from the renderer's own timeline.
+
+    Times are seconds from the clip start, snapped to frame boundaries: an interval
+    [start_s, end_s) covers frames start_s*fps .. end_s*fps-1.
+    """
+
+    def snap(t: float) -> float:
+        return round(math.ceil(t * FPS - 1e-9) / FPS, 4)
+
+    return {
+        "name": spec.name,
+        "fps": FPS,
+        "frames": spec.frames,
+        "duration_s": spec.frames / FPS,
+        "width": width,
+        "height": height,
+        "sub_width": SUB_WIDTH,
+        "sub_height": SUB_HEIGHT,
+        "seed": spec.seed,
+        "motion": motion_intervals(spec, width, height),
+        "tamper": [
+            {"start_s": snap(ep.start_s), "end_s": snap(ep.end_s), "reason": ep.reason}
+            for ep in spec.tamper
+        ],
+        "light_switch": [snap(s) for s in spec.switches],
+        "notes": spec.notes,
+    }
+
+
+def _walkers(seed: int, starts: list[float], lanes: list[str], speeds: list[float]) -> tuple[Mover, ...]:
+    return tuple(
+        Mover("person", lane, start, speed, direction=1 if i % 2 == 0 else -1, scale=0.9 + 0.05 * (i % 4), seed=seed + i)
+        for i, (start, lane, speed) in enumerate(zip(starts, lanes, speeds, strict=True))
+    )
+
+
+def catalogue() -> dict[str, ClipSpec]:
+    """The committed sample clips, by name."""
+    quiet = ClipSpec(
+        "quiet", seed=101, duration_s=30.0, drift_amplitude=0.10, drift_period_s=30.0,
+        notes="Static scene: sensor noise and slow light drift (+-10%, 30 s period); no motion.",
+    )
+    people = ClipSpec(
+        "people", seed=202, duration_s=40.0,
+        movers=_walkers(
+            2020,
+            [2.0, 9.0, 15.0, 24.0, 27.0],
+            ["walkway", "sidewalk", "walkway", "sidewalk", "walkway"],
+            [0.16, 0.09, 0.22, 0.12, 0.10],
+        ),
+        notes="Five people crossing at different times, speeds and distances; quiet gaps between.",
+    )
+    cars = ClipSpec(
+        "cars", seed=303, duration_s=40.0,
+        movers=(
+            Mover("car", "road_near", 3.0, 0.45, 1, 1.0, 3030),
+            Mover("car", "road_far", 10.0, 0.30, -1, 0.9, 3031),
+            Mover("person", "sidewalk", 14.0, 0.10, 1, 1.0, 3032),
+            Mover("car", "road_near", 24.0, 0.60, -1, 1.1, 3033),
+            Mover("person", "walkway", 30.0, 0.18, -1, 1.0, 3034),
+        ),
+        notes="Cars at different speeds on two lanes, plus two pedestrians.",
+    )
+    lightswitch = ClipSpec(
+        "lightswitch", seed=404, duration_s=36.0, switches=(8.0, 18.0),
+        movers=(Mover("person", "walkway", 27.0, 0.18, 1, 1.0, 4040),),
+        notes="Lights drop to 45% at the first switch and come back at the second, no motion; "
+        "one person crosses later.",
+    )
+    lead, length, gap = 4.0, 8.0, 4.0
+    reasons: tuple[TamperReason, ...] = ("blackout", "covered", "defocus", "moved", "frozen")
+    episodes = tuple(
+        Tamper(lead + i * (length + gap), lead + i * (length + gap) + length, reason)
+        for i, reason in enumerate(reasons)
+    )
+    tamper = ClipSpec(
+        "tamper", seed=505, duration_s=lead + len(reasons) * (length + gap),
+        tamper=episodes,
+        notes="One 8 s episode per tamper reason with clean 4 s gaps; no movers.",
+    )
+    night = ClipSpec(
+        "night", seed=606, duration_s=30.0, night=True, noise_sigma=7.0,
+        movers=(Mover("person", "walkway", 12.0, 0.12, 1, 1.0, 6060),),
+        notes="Dark noisy scene (20% light, lit windows and lamps); one person.",
+    )
+    return {c.name: c for c in (quiet, people, cars, lightswitch, tamper, night)}

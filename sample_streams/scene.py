@@ -1,0 +1,247 @@
+"""Procedural scene pieces for the synthetic sample clips: background, movers, image effects.
+
+Everything here is deterministic from a seed and works at any resolution (coordinates are
+derived from the frame size), so a tiny test render and a 1280x720 clip share one code path.
+Frames are float32 BGR in 0..255 until the caller converts them to uint8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+Image = npt.NDArray[np.float32]
+MoverKind = Literal["person", "car"]
+
+# Ground lanes as fractions of the frame height: (foot line, object height at that line).
+LANES: dict[str, tuple[float, float]] = {
+    "sidewalk": (0.64, 0.15),
+    "road_far": (0.74, 0.13),
+    "road_near": (0.82, 0.16),
+    "walkway": (0.97, 0.24),
+}
+
+
+def _value_noise(rng: np.random.Generator, h: int, w: int, octaves: int = 4) -> Image:
+    """Multi-octave value noise in [-1, 1] (resized random grids summed with halving weight)."""
+    out = np.zeros((h, w), np.float32)
+    weight, total = 1.0, 0.0
+    for octave in range(octaves):
+        cells = 4 * 2**octave
+        grid = rng.standard_normal((cells * h // w + 2, cells + 2)).astype(np.float32)
+        out += weight * cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
+        total += weight
+        weight *= 0.5
+    out /= total
+    peak = float(np.abs(out).max()) or 1.0
+    return out / peak
+
+
+def make_background(seed: int, width: int, height: int, night: bool = False) -> tuple[Image, Image]:
+    """Render the static scene; returns (base image, light image added after dimming).
+
+    The light image holds self-lit things (lit windows, street lamps) that keep their
+    brightness when the scene is dark, which is what makes a night scene look like one.
+    """
+    rng = np.random.default_rng(seed)
+    h, w = height, width
+    img = np.zeros((h, w, 3), np.float32)
+    lights = np.zeros((h, w, 3), np.float32)
+    horizon = int(0.52 * h)
+    rows = np.linspace(0.0, 1.0, horizon, dtype=np.float32)[:, None]
+    sky_top, sky_low = np.array([190, 150, 110], np.float32), np.array([225, 215, 200], np.float32)
+    img[:horizon] = (sky_top * (1 - rows) + sky_low * rows)[:, None, :]
+    # Buildings: concrete blocks with window grids, some windows lit.
+    x = -int(rng.integers(0, w // 20))
+    while x < w:
+        bw = int(rng.integers(w // 10, w // 5))
+        top = int(rng.integers(int(0.08 * h), int(0.35 * h)))
+        tone = rng.uniform(110, 190)
+        color = np.array([tone * rng.uniform(0.85, 1.0), tone * rng.uniform(0.9, 1.0), tone], np.float32)
+        x0, x1 = max(x, 0), min(x + bw, w)
+        if x1 > x0:
+            img[top:horizon, x0:x1] = color
+            shade = np.linspace(1.0, 0.8, x1 - x0, dtype=np.float32)[None, :, None]
+            img[top:horizon, x0:x1] *= shade
+            win_w, win_h = max(2, bw // 12), max(2, h // 48)
+            for wy in range(top + win_h, horizon - win_h, win_h * 2):
+                for wx in range(x + win_w, x + bw - win_w, win_w * 2):
+                    if not 0 <= wx < w - win_w:
+                        continue
+                    lit = rng.uniform() < 0.18
+                    glass = (60, 70, 80) if not lit else (120, 190, 235)
+                    img[wy : wy + win_h, wx : wx + win_w] = glass
+                    if lit:
+                        lights[wy : wy + win_h, wx : wx + win_w] = (70, 150, 200)
+        x += bw + int(rng.integers(0, w // 40))
+    # Ground: pavement with texture, a road with lane marks, a tiled walkway.
+    ground = _value_noise(rng, h - horizon, w)
+    pave = 128 + 22 * ground
+    img[horizon:] = np.stack([pave * 0.95, pave, pave * 1.02], axis=-1)
+    road0, road1 = int(0.68 * h), int(0.86 * h)
+    asphalt = 70 + 14 * _value_noise(rng, road1 - road0, w, octaves=5)
+    img[road0:road1] = asphalt[..., None]
+    dash_y = (road0 + road1) // 2
+    for dx in range(0, w, w // 8):
+        cv2.rectangle(img, (dx, dash_y - 2), (dx + w // 20, dash_y + 2), (200, 205, 210), -1)
+    tile = max(4, w // 32)
+    for ty in range(road1 + tile // 2, h, tile):
+        cv2.line(img, (0, ty), (w, ty), (100, 104, 108), 1)
+    for tx in range(0, w, tile * 2):
+        cv2.line(img, (tx, road1), (tx, h), (100, 104, 108), 1)
+    # Trees and lamp posts along the sidewalk.
+    for _ in range(5):
+        cx, cy = int(rng.integers(0, w)), int(rng.uniform(0.45, 0.55) * h)
+        radius = int(rng.uniform(0.04, 0.07) * h)
+        cv2.circle(img, (cx, cy), radius, (40, 95, 50), -1)
+        cv2.line(img, (cx, cy), (cx, int(0.62 * h)), (40, 55, 70), max(1, w // 320))
+    for lx in range(w // 10, w, w // 4):
+        cv2.line(img, (lx, int(0.40 * h)), (lx, int(0.66 * h)), (60, 60, 60), max(1, w // 400))
+        cv2.circle(lights, (lx, int(0.40 * h)), max(2, h // 90), (180, 230, 255), -1)
+    leaf = _value_noise(rng, h, w, octaves=6)
+    img *= (1.0 + 0.06 * leaf)[..., None]
+    if night:
+        glow = cv2.GaussianBlur(lights, (0, 0), sigmaX=max(1.0, h / 60))
+        lights = lights + 0.8 * glow
+    else:
+        lights[:] = 0
+    return np.clip(img, 0, 255), lights
+
+
+@dataclass(frozen=True)
+class Mover:
+    """A person or car crossing the frame along a lane at constant speed.
+
+    `enter_s` is when its leading edge reaches the frame border; `speed` is in frame widths
+    per second, `direction` +1 walks left to right, -1 right to left; `scale` tweaks size.
+    """
+
+    kind: MoverKind
+    lane: str
+    enter_s: float
+    speed: float
+    direction: int = 1
+    scale: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class Sprite:
+    """A pre-rendered mover image (one or two animation frames) with its alpha mask."""
+
+    frames: list[Image]
+    alpha: Image
+
+
+def _shaded(mask: npt.NDArray[np.uint8], color: tuple[float, float, float], rng: np.random.Generator) -> Image:
+    h, w = mask.shape
+    tex = _value_noise(rng, h, w, octaves=3) if h > 4 and w > 4 else np.zeros((h, w), np.float32)
+    light = np.linspace(1.15, 0.75, h, dtype=np.float32)[:, None] * np.linspace(0.9, 1.1, w, dtype=np.float32)[None, :]
+    out = np.array(color, np.float32)[None, None, :] * (light * (1 + 0.12 * tex))[..., None]
+    return out * (mask[..., None] > 0)
+
+
+def make_sprite(mover: Mover, frame_w: int, frame_h: int) -> Sprite:
+    """Draw the mover once with shading and texture; people get two walking poses."""
+    rng = np.random.default_rng(mover.seed)
+    foot, height_frac = LANES[mover.lane]
+    if mover.kind == "person":
+        sh = max(6, int(height_frac * frame_h * mover.scale))
+        sw = max(3, sh * 2 // 5)
+        shirt = tuple(float(c) for c in rng.uniform(30, 220, 3))
+        pants = tuple(float(c) for c in rng.uniform(20, 90, 3))
+        skin = (float(rng.uniform(80, 140)), float(rng.uniform(120, 170)), float(rng.uniform(170, 215)))
+        frames, alpha_acc = [], np.zeros((sh, sw), np.float32)
+        for pose in (0, 1):
+            body = np.zeros((sh, sw), np.uint8)
+            legs = np.zeros((sh, sw), np.uint8)
+            head = np.zeros((sh, sw), np.uint8)
+            r = max(1, sh // 12)
+            cv2.circle(head, (sw // 2, r + 1), r, 255, -1)
+            cv2.ellipse(body, (sw // 2, int(sh * 0.38)), (sw // 3, int(sh * 0.2)), 0, 0, 360, 255, -1)
+            spread = sw // 5 if pose else sw // 12
+            for dx in (-spread, spread):
+                cv2.line(legs, (sw // 2, int(sh * 0.55)), (sw // 2 + dx, sh - 1), 255, max(1, sw // 6))
+            img = _shaded(body, shirt, rng) + _shaded(legs, pants, rng) * (body[..., None] == 0)
+            img = img * (head[..., None] == 0) + _shaded(head, skin, rng)
+            mask = ((body | legs | head) > 0).astype(np.float32)
+            frames.append(img.astype(np.float32))
+            alpha_acc = np.maximum(alpha_acc, mask)
+            frames[-1] = np.dstack([frames[-1], mask])  # keep per-pose alpha in a 4th channel
+        return Sprite(frames=frames, alpha=alpha_acc)
+    sh = max(4, int(height_frac * frame_h * mover.scale))
+    sw = max(8, int(sh * 2.4))
+    paint = tuple(float(c) for c in rng.uniform(30, 230, 3))
+    car = np.zeros((sh, sw), np.uint8)
+    cv2.rectangle(car, (0, int(sh * 0.35)), (sw - 1, int(sh * 0.85)), 255, -1)
+    cv2.rectangle(car, (int(sw * 0.2), 0), (int(sw * 0.78), int(sh * 0.4)), 255, -1)
+    img = _shaded(car, paint, rng)
+    glass = np.zeros((sh, sw), np.uint8)
+    cv2.rectangle(glass, (int(sw * 0.25), int(sh * 0.07)), (int(sw * 0.73), int(sh * 0.33)), 255, -1)
+    img = np.where(glass[..., None] > 0, _shaded(glass, (90, 80, 70), rng), img)
+    wheels = np.zeros((sh, sw), np.uint8)
+    for wx in (int(sw * 0.2), int(sw * 0.8)):
+        cv2.circle(wheels, (wx, int(sh * 0.82)), max(1, sh // 6), 255, -1)
+    img = np.where(wheels[..., None] > 0, 25.0, img).astype(np.float32)
+    mask = ((car | wheels) > 0).astype(np.float32)
+    return Sprite(frames=[np.dstack([img, mask])], alpha=mask)
+
+
+def mover_box(mover: Mover, sprite: Sprite, t: float, frame_w: int, frame_h: int) -> tuple[int, int, int, int]:
+    """The mover's (x0, y0, x1, y1) in frame pixels at time t (may lie outside the frame)."""
+    sh, sw = sprite.alpha.shape
+    foot = int(LANES[mover.lane][0] * frame_h)
+    travelled = (t - mover.enter_s) * mover.speed * frame_w
+    x0 = int(round(-sw + travelled)) if mover.direction > 0 else int(round(frame_w - travelled))
+    return x0, foot - sh, x0 + sw, foot
+
+
+def paste_mover(img: Image, mover: Mover, sprite: Sprite, t: float) -> bool:
+    """Composite the mover into img at time t; returns whether any pixel landed in frame."""
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = mover_box(mover, sprite, t, w, h)
+    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if cx0 >= cx1 or cy0 >= cy1:
+        return False
+    pose = sprite.frames[int(t * 4) % len(sprite.frames)]
+    if mover.direction < 0:
+        pose = pose[:, ::-1]
+    part = pose[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
+    alpha = part[..., 3:4]
+    # A soft contact shadow under the mover makes it sit on the ground.
+    shadow_h = max(1, (y1 - y0) // 14)
+    sy0, sy1 = max(y1 - shadow_h, 0), min(y1 + shadow_h, h)
+    if sy1 > sy0:
+        img[sy0:sy1, cx0:cx1] *= 0.75
+    img[cy0:cy1, cx0:cx1] = alpha * part[..., :3] + (1 - alpha) * img[cy0:cy1, cx0:cx1]
+    return True
+
+
+def defocus(img: Image) -> Image:
+    """Strong optical blur, as from a turned focus ring or a smeared lens."""
+    sigma = max(2.0, img.shape[0] / 50)
+    return cv2.GaussianBlur(img, (0, 0), sigmaX=sigma)
+
+
+def covered(img: Image) -> Image:
+    """Something held over the lens: dark, almost no texture, a little light leaking in."""
+    h, w = img.shape[:2]
+    # Blur at 1/8 scale: the result is nearly flat anyway, and this is 60x cheaper.
+    small = cv2.resize(img, (max(1, w // 8), max(1, h // 8)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigmaX=max(1.0, h / 96))
+    blurred = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    tint = np.array([0.7, 0.85, 1.0], np.float32)
+    return blurred * 0.12 * tint + 6.0
+
+
+def moved(img: Image, angle_deg: float = 7.0, shift: float = 0.09) -> Image:
+    """The camera knocked aside: the scene rotated and shifted so edges no longer line up."""
+    h, w = img.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.08)
+    matrix[0, 2] += shift * w
+    matrix[1, 2] -= shift * h * 0.6
+    return cv2.warpAffine(img, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)

@@ -1,0 +1,271 @@
+"""Motion detector and hysteresis on numpy-drawn scenes."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from detectors.base import Box, FrameError, MotionResult, ZoneSpec
+from detectors.motion import FrameDiffMotionDetector, MotionConfig, MotionTracker, TrackerConfig
+from tests.detectors.scenes import Scene, background
+
+FPS = 5.0
+
+
+@pytest.fixture(scope="module")
+def base() -> np.ndarray:
+    return background(seed=3)
+
+
+def walk(x0: float, x1: float, frames: int) -> list[tuple[float, float, float, float]]:
+    """A person-sized block walking across at mid height."""
+    return [(x0 + (x1 - x0) * i / max(1, frames - 1), 0.45, 0.06, 0.3) for i in range(frames)]
+
+
+def settle(detector: FrameDiffMotionDetector, scene: Scene, frames: int = 10) -> None:
+    for _ in range(frames):
+        detector.detect(scene.render())
+
+
+def test_static_noisy_scene_has_no_motion(base):
+    detector = FrameDiffMotionDetector()
+    scene = Scene(base, noise=6.0)
+    results = [detector.detect(scene.render()) for _ in range(60)]
+    assert results[0].calibrating
+    assert all(r.motion_fraction == 0.0 and not r.boxes for r in results[5:])
+
+
+def test_moving_block_is_detected_with_a_box_where_it_is(base):
+    detector = FrameDiffMotionDetector()
+    scene = Scene(base)
+    settle(detector, scene)
+    result = detector.detect(scene.render(block=(0.40, 0.45, 0.06, 0.3)))
+    assert not result.calibrating
+    assert 0.01 < result.motion_fraction < 0.1
+    assert len(result.boxes) >= 1
+    box = max(result.boxes, key=lambda b: b.w * b.h)
+    # The box covers the block's centre (0.43, 0.6).
+    assert box.x <= 0.43 <= box.x + box.w
+    assert box.y <= 0.60 <= box.y + box.h
+
+
+def test_tiny_change_below_min_area_is_ignored(base):
+    detector = FrameDiffMotionDetector(MotionConfig(min_area=0.01))
+    scene = Scene(base)
+    settle(detector, scene)
+    result = detector.detect(scene.render(block=(0.5, 0.5, 0.02, 0.04)))
+    assert result.motion_fraction == 0.0 and result.boxes == ()
+
+
+def test_light_switch_recalibrates_instead_of_reporting_motion(base):
+    detector = FrameDiffMotionDetector()
+    scene = Scene(base)
+    settle(detector, scene)
+    for gain in (0.4, 1.0, 0.3):
+        results = [detector.detect(scene.render(gain=gain)) for _ in range(15)]
+        assert results[0].calibrating
+        assert all(r.motion_fraction == 0.0 and not r.boxes for r in results)
+        assert not results[-1].calibrating
+    assert detector.recalibrations == 3
+    # Motion is seen again once the background has been relearned in the new light.
+    moving = detector.detect(scene.render(gain=0.3, block=(0.3, 0.45, 0.06, 0.3)))
+    assert moving.motion_fraction > 0.0
+
+
+def test_slow_light_drift_is_followed_without_motion(base):
+    detector = FrameDiffMotionDetector()
+    scene = Scene(base)
+    gains = 1.0 + 0.15 * np.sin(np.linspace(0, 2 * np.pi, 150))
+    results = [detector.detect(scene.render(gain=float(g))) for g in gains]
+    assert all(r.motion_fraction == 0.0 for r in results)
+
+
+def test_mask_hides_motion_inside_it(base):
+    mask = [(0.3, 0.0), (0.6, 0.0), (0.6, 1.0), (0.3, 1.0)]
+    masked = FrameDiffMotionDetector(MotionConfig(masks=(mask,)))
+    plain = FrameDiffMotionDetector()
+    scene = Scene(base)
+    for _ in range(10):
+        frame = scene.render()
+        masked.detect(frame)
+        plain.detect(frame)
+    inside = scene.render(block=(0.4, 0.45, 0.06, 0.3))
+    assert plain.detect(inside).motion_fraction > 0
+    assert masked.detect(inside).motion_fraction == 0.0
+    outside = scene.render(block=(0.75, 0.45, 0.06, 0.3))
+    assert masked.detect(outside).motion_fraction > 0
+
+
+def test_zone_fractions_report_only_the_zone_with_motion(base):
+    left = ZoneSpec("left", [(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)])
+    right = ZoneSpec("right", [(0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (0.5, 1.0)])
+    detector = FrameDiffMotionDetector(MotionConfig(zones=(left, right)))
+    scene = Scene(base)
+    settle(detector, scene)
+    result = detector.detect(scene.render(block=(0.15, 0.45, 0.06, 0.3)))
+    assert set(result.zone_fractions) == {"left", "right"}
+    assert result.zone_fractions["left"] > 0.0
+    assert result.zone_fractions["right"] == 0.0
+    # Fraction of the zone, so about twice the whole-frame fraction for a half-frame zone.
+    assert result.zone_fractions["left"] == pytest.approx(2 * result.motion_fraction, rel=0.1)
+
+
+def test_zone_min_area_filters_small_motion_in_that_zone(base):
+    strict = ZoneSpec("strict", [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)], min_area=0.2)
+    loose = ZoneSpec("loose", [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)], min_area=0.001)
+    detector = FrameDiffMotionDetector(MotionConfig(zones=(strict, loose)))
+    scene = Scene(base)
+    settle(detector, scene)
+    result = detector.detect(scene.render(block=(0.4, 0.45, 0.06, 0.3)))
+    assert result.zone_fractions["strict"] == 0.0
+    assert result.zone_fractions["loose"] > 0.0
+
+
+def test_resolution_change_restarts_calibration(base):
+    detector = FrameDiffMotionDetector()
+    scene = Scene(base)
+    settle(detector, scene)
+    # Same aspect ratio: the working image keeps its size, the background stays valid.
+    half = np.ascontiguousarray(scene.render()[::2, ::2])
+    same = detector.detect(half)
+    assert not same.calibrating and same.motion_fraction == 0.0
+    # Another aspect ratio: the working image changes size, so calibration restarts.
+    assert detector.detect(np.ascontiguousarray(scene.render()[:200, :300])).calibrating
+
+
+def test_grey_and_bgr_frames_agree(base):
+    scene = Scene(base, noise=0.0)
+    frame = scene.render()
+    grey = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+    a, b = FrameDiffMotionDetector(), FrameDiffMotionDetector()
+    for _ in range(5):
+        a.detect(frame)
+        b.detect(grey)
+    moved = scene.render(block=(0.4, 0.45, 0.06, 0.3))
+    ra = a.detect(moved)
+    rb = b.detect(np.asarray(cv2.cvtColor(moved, cv2.COLOR_BGR2GRAY), dtype=np.uint8))
+    assert ra.motion_fraction == pytest.approx(rb.motion_fraction, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        np.zeros((0, 0, 3), np.uint8),
+        np.zeros((360, 640, 3), np.float32),
+        np.zeros((360, 640, 4), np.uint8),
+        np.zeros((360, 640, 3, 1), np.uint8),
+        np.zeros((8, 640, 3), np.uint8),
+        "not a frame",
+    ],
+    ids=["empty", "float", "bgra", "4d", "too-thin", "str"],
+)
+def test_bad_frames_raise_frame_error(frame):
+    with pytest.raises(FrameError):
+        FrameDiffMotionDetector().detect(frame)
+
+
+def test_bad_frame_does_not_disturb_the_state(base):
+    detector = FrameDiffMotionDetector()
+    scene = Scene(base)
+    settle(detector, scene)
+    with pytest.raises(FrameError, match="empty"):
+        detector.detect(np.zeros((0, 640, 3), np.uint8))
+    assert detector.detect(scene.render()).calibrating is False
+
+
+# -- hysteresis ----------------------------------------------------------------------------
+
+
+def result(fraction: float, zones: dict[str, float] | None = None, calibrating=False):
+    boxes = (Box(0.1, 0.1, 0.1, 0.1),) if fraction > 0 else ()
+    return MotionResult(boxes, fraction, calibrating, zones or {})
+
+
+def test_tracker_starts_after_n_consecutive_frames_and_ends_after_off_delay():
+    tracker = MotionTracker(TrackerConfig(start_frames=3, off_delay=2.0))
+    seq = [0.05, 0.05, 0.0, 0.05, 0.05, 0.05, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    events = []
+    for i, fraction in enumerate(seq):
+        for t in tracker.update(result(fraction), i / FPS):
+            events.append((t.zone, t.started, round(t.ts, 2)))
+    # The run is broken at frame 2; the start is confirmed at frame 5 (the 3rd of frames
+    # 3, 4, 5); the last motion is at frame 6 (1.2 s), so the end comes at 3.2 s.
+    assert events[0] == ("*", True, 1.0)
+    assert len(events) == 1  # the sequence ends at 2.6 s, before 1.2 + 2.0
+    for i in range(14, 17):
+        for t in tracker.update(result(0.0), i / FPS):
+            events.append((t.zone, t.started, round(t.ts, 2)))
+    assert events[1] == ("*", False, 3.2)
+    assert tracker.active_zones() == []
+
+
+def test_tracker_end_exactly_at_off_delay():
+    tracker = MotionTracker(TrackerConfig(start_frames=1, off_delay=1.0))
+    assert tracker.update(result(0.1), 10.0)[0].started
+    assert tracker.update(result(0.0), 10.999) == []
+    ended = tracker.update(result(0.0), 11.0)
+    assert len(ended) == 1 and not ended[0].started and ended[0].peak_fraction == 0.1
+
+
+def test_tracker_per_zone_transitions_and_peak():
+    tracker = MotionTracker(TrackerConfig(start_frames=2, off_delay=1.0))
+    out = []
+    frames = [
+        {"door": 0.2, "yard": 0.0},
+        {"door": 0.4, "yard": 0.1},
+        {"door": 0.3, "yard": 0.1},
+        {"door": 0.0, "yard": 0.0},
+        {"door": 0.0, "yard": 0.0},
+        {"door": 0.0, "yard": 0.0},
+        {"door": 0.0, "yard": 0.0},
+        {"door": 0.0, "yard": 0.0},
+        {"door": 0.0, "yard": 0.0},
+    ]
+    for i, zones in enumerate(frames):
+        out += tracker.update(result(0.05 if any(zones.values()) else 0.0, zones), i / FPS)
+    starts = {t.zone: t for t in out if t.started}
+    ends = {t.zone: t for t in out if not t.started}
+    assert set(starts) == {"*", "door", "yard"}
+    assert starts["door"].ts == pytest.approx(0.2)
+    assert starts["yard"].ts == pytest.approx(0.4)
+    assert set(ends) == {"*", "door", "yard"}
+    assert ends["door"].peak_fraction == pytest.approx(0.4)
+    assert ends["door"].ts == pytest.approx(1.4)
+
+
+def test_calibrating_frames_break_a_run_and_never_start_motion():
+    tracker = MotionTracker(TrackerConfig(start_frames=2, off_delay=5.0))
+    seq = [result(0.1), result(0.0, calibrating=True), result(0.1), result(0.0, calibrating=True)]
+    assert [t for i, r in enumerate(seq) for t in tracker.update(r, i / FPS)] == []
+
+
+def test_tracker_finish_ends_active_zones():
+    tracker = MotionTracker(TrackerConfig(start_frames=1, off_delay=10.0))
+    tracker.update(result(0.1, {"a": 0.3}), 0.0)
+    ended = tracker.finish(1.0)
+    assert {(t.zone, t.started) for t in ended} == {("*", False), ("a", False)}
+
+
+def test_tracker_rejects_bad_config():
+    with pytest.raises(ValueError):
+        MotionTracker(TrackerConfig(start_frames=0))
+    with pytest.raises(ValueError):
+        MotionTracker(TrackerConfig(off_delay=-1))
+
+
+def test_detector_and_tracker_on_a_walk_give_one_interval(base):
+    detector = FrameDiffMotionDetector()
+    tracker = MotionTracker()
+    scene = Scene(base, noise=4.0)
+    frames = [scene.render() for _ in range(20)]
+    frames += [scene.render(block=b) for b in walk(0.0, 0.9, 25)]
+    frames += [scene.render() for _ in range(40)]
+    transitions = []
+    for i, frame in enumerate(frames):
+        transitions += [t for t in tracker.update(detector.detect(frame), i / FPS) if t.zone == "*"]
+    assert [t.started for t in transitions] == [True, False]
+    start, end = transitions[0].ts, transitions[1].ts
+    assert 4.0 <= start <= 4.0 + 3 / FPS + 1e-9
+    assert 9.0 <= end <= 9.0 + 6.0
+    assert transitions[0].box is not None

@@ -1,0 +1,72 @@
+"""Shared helpers of the door listener tests: a small site, a running listener, a publisher."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from paho.mqtt import client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from compoundeye.services import mqtt_host_port
+from compoundeye.settings import Settings
+from compoundeye.site.models import Door, DoorRules, Location, Mqtt, Site
+from ingest.doors.listener import DoorListener
+
+
+def make_site(heartbeat_timeout: float = 600.0, client_id: str | None = None) -> Site:
+    loc = Location(building="B01", lat=1.30, lon=103.80)
+    return Site(
+        doors=[Door(id="d1", location=loc, cameras=["cam-1", "cam-2"]),
+               Door(id="d2", location=loc)],
+        mqtt=Mqtt(client_id=client_id or f"t-{uuid.uuid4().hex[:10]}"),
+        door_rules=DoorRules(heartbeat_timeout_seconds=heartbeat_timeout),
+    )
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 10.0, step: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(step)
+
+
+@contextmanager
+def running(site: Site, settings: Settings, **kwargs: Any) -> Iterator[DoorListener]:
+    listener = DoorListener(site, settings, **kwargs)
+    thread = threading.Thread(target=listener.run, name="door-listener", daemon=True)
+    thread.start()
+    try:
+        assert listener.connected.wait(10), "listener did not connect"
+        yield listener
+    finally:
+        listener.stop()
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "listener did not stop"
+
+
+@contextmanager
+def publisher(mqtt_url: str) -> Iterator[mqtt.Client]:
+    host, port = mqtt_host_port(mqtt_url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
+    client.connect(host, port)
+    client.loop_start()
+    try:
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def publish(client: mqtt.Client, topic: str, payload: bytes | str) -> None:
+    info = client.publish(topic, payload, qos=1)
+    info.wait_for_publish(timeout=10)
+    assert info.is_published()

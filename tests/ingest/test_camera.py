@@ -1,0 +1,124 @@
+"""The per-camera detection path on synthetic frames: events, snapshots, zones, counters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from compoundeye.events import Event, EventKind
+from compoundeye.site.models import Camera
+from ingest.camera import CameraPipeline
+from ingest.detection import build_detectors
+from ingest.minimal_detector import MinimalHealthDetector
+from ingest.reader import SampledFrame
+
+T0 = 1_795_000_000.0
+
+
+def camera(**kw) -> Camera:
+    data = {"id": "cam1", "main_url": "rtsp://127.0.0.1:1/main",
+            "location": {"building": "B1", "lat": 1.0, "lon": 2.0}, "detect_fps": 5}
+    return Camera.model_validate(data | kw)
+
+
+def scene(rng: np.random.Generator) -> np.ndarray:
+    base = np.full((360, 640, 3), 90, np.uint8)
+    cv2.rectangle(base, (50, 50), (250, 200), (160, 140, 120), -1)
+    cv2.circle(base, (500, 250), 60, (40, 60, 200), -1)
+    noise = rng.integers(-3, 4, base.shape, dtype=np.int16)
+    return np.clip(base.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+
+
+def frame_with_box(rng: np.random.Generator, x: int) -> np.ndarray:
+    img = scene(rng)
+    cv2.rectangle(img, (x, 220), (x + 60, 330), (30, 30, 30), -1)
+    return img
+
+
+def run_frames(pipe: CameraPipeline, frames: list[np.ndarray], t0: float) -> float:
+    t = t0
+    for i, img in enumerate(frames):
+        pipe.process(SampledFrame(img, t, t - t0, i))
+        t += 0.2
+    return t
+
+
+def test_motion_start_with_snapshot_then_end(tmp_path: Path) -> None:
+    events: list[Event] = []
+    cam = camera(zones=[{"name": "right", "polygon": [[0.5, 0], [1, 0], [1, 1], [0.5, 1]]}])
+    pipe = CameraPipeline(cam, events.append, tmp_path)
+    rng = np.random.default_rng(1)
+    t = run_frames(pipe, [scene(rng) for _ in range(20)], T0)
+    assert events == []
+    t = run_frames(pipe, [frame_with_box(rng, 380 + 12 * i) for i in range(15)], t)
+    run_frames(pipe, [scene(rng) for _ in range(40)], t)
+    kinds = [(e.kind, e.attrs["zone"]) for e in events]
+    assert (EventKind.MOTION_START, "*") in kinds and (EventKind.MOTION_END, "*") in kinds
+    assert (EventKind.MOTION_START, "right") in kinds
+    start = next(e for e in events if e.kind == EventKind.MOTION_START and e.attrs["zone"] == "*")
+    snap = tmp_path / start.attrs["snapshot"]
+    assert snap.is_file() and snap.parts[-3] == "cam1" and snap.name == f"{start.id}.jpg"
+    assert cv2.imread(str(snap)).shape == (360, 640, 3)
+    end = next(e for e in events if e.kind == EventKind.MOTION_END and e.attrs["zone"] == "*")
+    assert end.attrs["duration_seconds"] > 0 and "snapshot" not in end.attrs
+    assert end.source.id == "cam1" and end.ts > start.ts
+    assert pipe.stats.processed == 75 and pipe.stats.motion_frames > 0
+
+
+def test_masked_area_gives_no_motion(tmp_path: Path) -> None:
+    events: list[Event] = []
+    cam = camera(masks=[[[0.5, 0], [1, 0], [1, 1], [0.5, 1]]])
+    pipe = CameraPipeline(cam, events.append, tmp_path)
+    rng = np.random.default_rng(2)
+    t = run_frames(pipe, [scene(rng) for _ in range(20)], T0)
+    run_frames(pipe, [frame_with_box(rng, 380 + 12 * i) for i in range(15)], t)
+    assert [e for e in events if e.kind == EventKind.MOTION_START] == []
+
+
+def test_blackout_raises_tamper_once_and_clears(tmp_path: Path) -> None:
+    events: list[Event] = []
+    cam = camera()
+    dets = build_detectors(cam)
+    pipe = CameraPipeline(cam, events.append, tmp_path, detectors=dets)
+    rng = np.random.default_rng(3)
+    t = run_frames(pipe, [scene(rng) for _ in range(100)], T0)
+    black = np.zeros((360, 640, 3), np.uint8)
+    t = run_frames(pipe, [black.copy() for _ in range(150)], t)
+    tampers = [e for e in events if e.kind == EventKind.CAMERA_TAMPER]
+    assert len(tampers) == 1, [(e.kind, e.attrs) for e in events]
+    assert tampers[0].attrs["reason"] == "blackout" and "measure" in tampers[0].attrs
+    assert (tmp_path / tampers[0].attrs["snapshot"]).is_file()
+    assert pipe.active_tampers == ["blackout"]
+    run_frames(pipe, [scene(rng) for _ in range(200)], t)
+    cleared = [e for e in events if e.kind == EventKind.CAMERA_TAMPER_CLEARED]
+    assert [e.attrs["reason"] for e in cleared] == ["blackout"]
+    assert pipe.active_tampers == []
+
+
+def test_unusable_frame_is_counted_not_raised(tmp_path: Path) -> None:
+    pipe = CameraPipeline(camera(), [].append, tmp_path)
+    pipe.process(SampledFrame(np.zeros((4, 4, 3), np.uint8), T0, 0.0, 1))
+    pipe.process(SampledFrame(np.zeros((0,), np.uint8), T0, 0.0, 2))
+    assert pipe.stats.frame_errors == 2 and pipe.stats.processed == 0
+
+
+def test_minimal_health_detector_blackout_and_frozen() -> None:
+    det = MinimalHealthDetector()
+    rng = np.random.default_rng(4)
+    findings = []
+    t = 0.0
+    for _ in range(40):
+        findings += det.update(scene(rng), t)
+        t += 0.2
+    assert findings == []
+    frozen = scene(rng)
+    for _ in range(40):
+        findings += det.update(frozen, t)
+        t += 0.2
+    assert [(f.reason, f.raised) for f in findings] == [("frozen", True)]
+    for _ in range(40):
+        findings += det.update(np.zeros((360, 640, 3), np.uint8), t)
+        t += 0.2
+    assert ("blackout", True) in [(f.reason, f.raised) for f in findings]

@@ -1,0 +1,92 @@
+"""Recorder pieces that need no camera: stderr reasons, staging names, moving segments,
+and a real ffmpeg against a port where nothing listens."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from compoundeye.recordings import list_segments, segment_path
+from compoundeye.services import free_port
+from ingest.recorder import Recorder, classify_stderr, ffmpeg_command, staging_start
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    ("[rtsp @ 0x55] method DESCRIBE failed: 401 Unauthorized", "unauthorized (401)"),
+    ("[rtsp @ 0x55] method DESCRIBE failed: 404 Not Found", "not found (404)"),
+    ("rtsp://127.0.0.1:1/x: Connection refused", "connection refused"),
+    ("[tcp @ 0x1] Connection to tcp://10.0.0.1:554 failed: Connection timed out", "timeout"),
+    ("rtsp://cam/x: Invalid data found when processing input", "invalid data"),
+    ("frame=  10 fps=0.0 q=-1.0 size=N/A", None),
+])
+def test_classify_stderr(line: str, reason: str | None) -> None:
+    assert classify_stderr(line) == reason
+
+
+def test_staging_names() -> None:
+    assert staging_start("20261128T013747.ts") == datetime(2026, 11, 28, 1, 37, 47, tzinfo=UTC)
+    assert staging_start("20261328T013747.ts") is None
+    assert staging_start("x.ts") is None
+
+
+def test_command_records_by_stream_copy_over_tcp(tmp_path: Path) -> None:
+    cmd = ffmpeg_command("rtsp://cam/main", tmp_path, 10)
+    joined = " ".join(cmd)
+    for part in ("-rtsp_transport tcp", "-c copy", "-f segment", "-segment_time 10",
+                 "-segment_format mpegts", "-reset_timestamps 1", "-strftime 1",
+                 "-segment_list pipe:1", "-segment_list_type csv"):
+        assert part in joined
+    assert "-rtsp_transport" not in ffmpeg_command("/tmp/file.mp4", tmp_path, 10)
+
+
+def test_leftovers_move_into_the_utc_layout(tmp_path: Path) -> None:
+    rec = Recorder("cam1", "rtsp://127.0.0.1:1/x", tmp_path)
+    rec.staging.mkdir(parents=True)
+    for name in ("20261128T013747.ts", "20261128T013757.ts"):
+        (rec.staging / name).write_bytes(b"\x47" * 188 * 10)
+    (rec.staging / "20261128T013807.ts").write_bytes(b"")  # empty: nothing recorded
+    (rec.staging / "junk.txt").write_text("not a segment")
+    rec.move_leftovers()
+    first = datetime(2026, 11, 28, 1, 37, 47, tzinfo=UTC)
+    assert segment_path(tmp_path, "cam1", first).is_file()
+    segs = list_segments(tmp_path, "cam1", first, datetime(2026, 11, 28, 1, 40, tzinfo=UTC))
+    assert [s.start.second for s in segs] == [47, 57]
+    assert rec.stats.segments == 2 and rec.stats.bytes == 2 * 1880
+    assert sorted(p.name for p in rec.staging.iterdir()) == ["junk.txt"]
+
+
+def test_same_second_segment_is_kept_not_overwritten(tmp_path: Path) -> None:
+    rec = Recorder("cam1", "rtsp://127.0.0.1:1/x", tmp_path)
+    rec.staging.mkdir(parents=True)
+    start = datetime(2026, 11, 28, 1, 37, 47, tzinfo=UTC)
+    target = segment_path(tmp_path, "cam1", start)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"old")
+    (rec.staging / "20261128T013747.ts").write_bytes(b"new")
+    rec.move_leftovers()
+    assert target.read_bytes() == b"old"
+    assert segment_path(tmp_path, "cam1", start.replace(second=48)).read_bytes() == b"new"
+
+
+@pytest.mark.timeout(60)
+def test_unreachable_camera_is_retried_with_reason_and_stops_fast(tmp_path: Path) -> None:
+    port = free_port()
+    rec = Recorder("cam1", f"rtsp://127.0.0.1:{port}/main", tmp_path,
+                   backoff_initial=0.2, backoff_max=0.4)
+    thread = threading.Thread(target=rec.run)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while rec.stats.restarts < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    started = time.monotonic()
+    rec.stop()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 6
+    assert rec.stats.restarts >= 2
+    assert rec.stats.last_error == "connection refused", list(rec.stats.stderr_tail)
+    assert rec.pid is None
