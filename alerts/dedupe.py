@@ -87,6 +87,12 @@ def coalesce(intents: Iterable[Intent]) -> list[Intent]:
             out.append(intent)
             continue
         index = pending.get(intent.key)
+        cooldown = intent.alert.cooldown
+        if index is not None and cooldown is not None:
+            previous = out[index]
+            assert isinstance(previous, Open)
+            if intent.alert.event_at - previous.alert.event_at > cooldown:
+                index = None  # past the cooldown: this one opens a new alert
         if index is None:
             pending[intent.key] = len(out)
             out.append(Open(replace(intent.alert, event_ids=list(intent.alert.event_ids),
@@ -112,6 +118,7 @@ def _fold(first: NewAlert, later: NewAlert) -> NewAlert:
         clip_end = later.clip_end
     return replace(
         first, event_ids=events, event_at=max(first.event_at, later.event_at),
+        first_event_at=min(first.first_event_at or first.event_at, later.event_at),
         cameras=list(dict.fromkeys([*first.cameras, *later.cameras])), clip_end=clip_end,
         snapshot=later.snapshot or first.snapshot, attrs={**first.attrs, **later.attrs},
     )

@@ -52,7 +52,7 @@ def _apply_once(store: Store, intents: list[Intent], now: datetime) -> list[Aler
             if isinstance(intent, Open):
                 new = replace(intent.alert, event_ids=ids) if intent.alert.event_ids \
                     else intent.alert
-                change = ops.upsert(conn, new, now=now, open_alert=open_alerts.get(intent.key))
+                change = ops.upsert(conn, new, open_alert=open_alerts.get(intent.key))
                 if change.alert.open:
                     open_alerts[intent.key] = change.alert
             else:
@@ -61,11 +61,11 @@ def _apply_once(store: Store, intents: list[Intent], now: datetime) -> list[Aler
                     continue  # nothing open for that cause: nothing to change
                 if intent.detach_only:
                     change = ops.clear(conn, alert.id, "system", intent.cause,
-                                       details=intent.details, now=now)
+                                       details=intent.details)
                 else:
                     details = {"auto": True, "cause": intent.cause, **intent.details}
                     change = ops.transition(conn, alert.id, "resolved", "system",
-                                            to_status="resolved", details=details, now=now,
+                                            to_status="resolved", details=details,
                                             note=f"auto-resolved: {intent.cause}")
             changes.append(_with_events(change, ids))
             rows.update({e: change.alert.id for e in ids})

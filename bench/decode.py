@@ -171,7 +171,7 @@ def memory_child(urls: list[str], settle: float) -> dict[str, Any]:
         before = proc.memory_info().rss
         for pipe in pipes:
             pipe.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not all(p.stats.processed > 5 for p in pipes):
             time.sleep(0.2)
         live = sum(1 for p in pipes if p.stats.processed > 5)
@@ -193,12 +193,12 @@ def _memory(quick: bool) -> dict[str, Any]:
         return {"memory_error": f"RTSP simulator not available: {exc}"}
     count = 32
     with RtspSimulator(cameras=count) as sim:
-        urls = [sim.url(cam, "sub") for cam in sim.camera_ids[:count]]
+        urls = [sim.url(cam, "sub") for cam in sorted(sim.cameras)[:count]]
         code = ("import json, sys; from bench.decode import memory_child; "
                 "print(json.dumps(memory_child(json.loads(sys.argv[1]), float(sys.argv[2]))))")
         out = subprocess.run([sys.executable, "-c", code, json.dumps(urls),
                               "3" if quick else "10"], capture_output=True, text=True,
-                             timeout=120, cwd=ROOT, check=False)
+                             timeout=180, cwd=ROOT, check=False)
     if out.returncode != 0:
         return {"memory_error": out.stderr[-2000:]}
     result = json.loads(out.stdout.strip().splitlines()[-1])

@@ -45,6 +45,54 @@ def intervals_from_transitions(
     return out
 
 
+def union(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sorted, merged intervals covering the same time."""
+    merged: list[Interval] = []
+    for start, end in sorted(intervals):
+        if end <= start:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _length(intervals: Sequence[Interval]) -> float:
+    return sum(end - start for start, end in intervals)
+
+
+def _intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
+    out = []
+    for a0, a1 in a:
+        for b0, b1 in b:
+            start, end = max(a0, b0), min(a1, b1)
+            if end > start:
+                out.append((start, end))
+    return union(out)
+
+
+def time_coverage(
+    truth: Sequence[Interval],
+    detected: Sequence[Interval],
+    tail: float = 0.0,
+    exclude: Sequence[Interval] = (),
+) -> tuple[float, float]:
+    """(time recall, time precision): the share of true motion time that detections
+    cover, and the share of detected time inside true motion extended by ``tail``
+    seconds (a tracker ends motion an off-delay after it stops). Detected time inside
+    ``exclude`` spans is left out of the precision. Stricter than the event-level
+    scores, where one long detection can find several true intervals.
+    """
+    t, d, x = union(truth), union(detected), union(exclude)
+    padded = union((start, end + tail) for start, end in t)
+    recall = 1.0 if not t else _length(_intersect(t, d)) / _length(t)
+    scored = _length(d) - _length(_intersect(d, x))
+    inside = _length(_intersect(d, padded)) - _length(_intersect(_intersect(d, padded), x))
+    precision = 1.0 if scored <= 1e-9 else inside / scored
+    return recall, precision
+
+
 @dataclass
 class IntervalScore:
     """Precision, recall and delays of detected intervals against the truth."""

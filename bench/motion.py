@@ -28,10 +28,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from bench.evaluation import Episode, Raise, score_intervals, score_tamper
+from bench.evaluation import Episode, Raise, score_intervals, score_tamper, time_coverage
 from bench.runner import BenchResult
 from detectors.frames import small_luma
-from detectors.motion import FrameDiffMotionDetector, MotionTracker
+from detectors.motion import FrameDiffMotionDetector, MotionTracker, TrackerConfig
 from detectors.tamper import CameraHealthDetector
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ DETECT_FPS = 5.0
 F1_TARGET = 0.9
 TAMPER_TARGET_S = 5.0
 RATIO_TARGET = 3.0
+OFF_DELAY_TAIL = TrackerConfig().off_delay + 1.0
+"""Detected time this long after true motion still counts as inside it (the off-delay)."""
 
 Frame = npt.NDArray[np.uint8]
 
@@ -114,15 +116,19 @@ def run_clip(frames: Iterator[tuple[float, Frame]]) -> ClipRun:
 def score_clip(run: ClipRun, truth: dict[str, Any]) -> dict[str, Any]:
     """Per-clip figures: motion scores, false alarms near light switches, tamper scores.
 
-    Motion detections that overlap no moving object but a tamper episode are set aside
-    (the truth does not say whether a hand over the lens is motion).
+    Motion detections that overlap no moving object but a tamper episode (or the
+    off-delay after it) are set aside: the truth does not say whether a hand over the
+    lens is motion.
     """
     true_motion = [(float(m["start_s"]), float(m["end_s"])) for m in truth.get("motion", [])]
     episodes = [
         Episode(float(t["start_s"]), float(t["end_s"]), str(t["reason"]))
         for t in truth.get("tamper", [])
     ]
-    motion = score_intervals(true_motion, run.motion, [(e.start, e.end) for e in episodes])
+    # Putting a tamper right is a whole-picture change too: the off-delay after an
+    # episode is set aside with the episode.
+    tampered = [(e.start, e.end + OFF_DELAY_TAIL) for e in episodes]
+    motion = score_intervals(true_motion, run.motion, tampered)
     switches = [float(s) for s in truth.get("light_switch", [])]
     near_switch = [
         fa for fa in motion.false_alarms if any(fa[0] - 3.0 <= s <= fa[1] for s in switches)
@@ -130,6 +136,11 @@ def score_clip(run: ClipRun, truth: dict[str, Any]) -> dict[str, Any]:
     tamper = score_tamper(episodes, run.raises)
     out: dict[str, Any] = {"frames": run.frames, "motion": motion.as_dict()}
     out["motion"]["false_alarms_at_light_switch"] = len(near_switch)
+    time_recall, time_precision = time_coverage(
+        true_motion, run.motion, tail=OFF_DELAY_TAIL, exclude=tampered
+    )
+    out["motion"]["time_recall"] = round(time_recall, 4)
+    out["motion"]["time_precision"] = round(time_precision, 4)
     out["motion"]["delays_s"] = [round(d, 3) for d in motion.delays]
     spans = [[round(a, 2), round(b, 2)] for a, b in motion.false_alarms]
     out["motion"]["false_alarm_spans"] = spans

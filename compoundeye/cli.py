@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(handler="dashboard.export.cli:create")
     e = export_sub.add_parser("verify", help="recompute an export's hashes")
     e.add_argument("directory", type=Path)
+    e.add_argument("--manifest-sha256", default=None,
+                   help="the manifest hash recorded at export time (default: from the audit)")
     e.set_defaults(handler="dashboard.export.cli:verify")
     e = export_sub.add_parser("search", help="cameras and recorded coverage for a place and window")
     _site_arg(e)

@@ -12,6 +12,7 @@ import argparse
 import importlib.util
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -25,7 +26,7 @@ from typing import Any
 import httpx
 
 from compoundeye.demo_site import door_ids, write_demo_site
-from compoundeye.services import ServiceSet, free_port
+from compoundeye.services import ServiceError, ServiceSet, free_port
 from compoundeye.settings import Settings
 from compoundeye.supervisor import ChildSpec, Supervisor
 
@@ -128,6 +129,14 @@ def _make_tokens(path: Path) -> dict[str, str]:
     return {role.value: add_token(path, f"demo-{role.value}", role) for role in Role}
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it holds sign-in tokens)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    path.chmod(0o600)
+
+
 def _wait_http(url: str, stop: threading.Event, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while not stop.is_set() and time.monotonic() < deadline:
@@ -168,6 +177,7 @@ def _summary(stack: Stack, args: argparse.Namespace, stack_file: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     """Handler of ``compoundeye demo``; returns when stopped, with nothing left running."""
     settings = Settings()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # readiness polls are not news
     data_dir = settings.data_dir.resolve()
     demo_dir = data_dir / "demo"
     demo_dir.mkdir(parents=True, exist_ok=True)
@@ -184,7 +194,11 @@ def run(args: argparse.Namespace) -> int:
     services = ServiceSet()
     stack_file = demo_dir / "stack.json"
     try:
-        services.start()
+        try:
+            services.start()
+        except ServiceError as exc:
+            sys.stderr.write(f"demo: a service did not start: {exc}\n")
+            return 1
         tokens_file = settings.effective_tokens_file.resolve()
         env = {
             **services.env_vars(),
@@ -206,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
                         args.cameras, args.doors)  # fmt: skip
         stack.running = [c.spec.name for c in supervisor.children()]
         _start_processes(supervisor, stack, args, env, tokens_file, stop)
-        stack_file.write_text(json.dumps(stack.as_json(), indent=2) + "\n", encoding="utf-8")
+        _write_private(stack_file, json.dumps(stack.as_json(), indent=2) + "\n")
         if not stop.is_set():
             sys.stdout.write(_summary(stack, args, stack_file))
             sys.stdout.flush()

@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,8 @@ def mqtt_answers(host: str, port: int, timeout: float = 2.0) -> bool:
     from paho.mqtt.enums import CallbackAPIVersion
 
     accepted = threading.Event()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"ce-probe-{os.getpid()}")
+    client_id = f"ce-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
 
     def on_connect(_c: object, _u: object, _f: object, reason: object, _p: object) -> None:
         if not getattr(reason, "is_failure", True):
@@ -283,6 +285,8 @@ class ServiceSet:
 
     def start(self) -> ServiceSet:
         """Start every service not given in the environment and wait until all answer."""
+        if self._root is not None:
+            return self  # already started
         env = os.environ if self.env is None else self.env
         self._root = Path(tempfile.mkdtemp(prefix="compoundeye-services-"))
         try:
@@ -292,13 +296,26 @@ class ServiceSet:
                     self._external[name] = url
                     log.info("%s: using %s from %s", name, url, ENV_VARS[name])
                     continue
-                service = _make_service(name, self._root)
-                self._managed[name] = service
-                service.start()
+                self._managed[name] = self._start_private(name, self._root)
         except BaseException:
             self.stop()
             raise
         return self
+
+    @staticmethod
+    def _start_private(name: ServiceName, root: Path, attempts: int = 3) -> ManagedService:
+        """Start a private instance; another port is tried if the free one was taken meanwhile."""
+        for attempt in range(1, attempts + 1):
+            service = _make_service(name, root)
+            try:
+                service.start()
+                return service
+            except ServiceError:
+                service.stop()
+                if attempt == attempts:
+                    raise
+                log.warning("%s did not start on port %d; trying another", name, service.port)
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         """Stop every private instance and remove their directories."""

@@ -167,6 +167,8 @@ class DoorRuleEngine:
                 door.open_since = event.ts
             out += self._raise_forced(event, door, "controller")
         elif kind == "held":
+            if door.open_since is None:
+                door.open_since = event.ts
             if not door.held_raised:
                 door.held_raised = True
                 out.append(
@@ -342,7 +344,9 @@ class DoorRuleEngine:
             del self._credentials[key]
         idle = [
             key for key, door in self._doors.items()
-            if door.open_since is None and not door.denials and (
+            if door.open_since is None
+            and not (door.denials or door.held_raised or door.forced_raised)
+            and (
                 door.last_permit is None or now - door.last_permit > memory
             )
         ]

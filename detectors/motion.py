@@ -1,10 +1,20 @@
-"""Frame-difference motion detection against a running-average background.
+"""Frame-difference motion detection against a running-average background, and hysteresis.
 
-Per frame: luma at a small fixed height, contrast stretched with limits averaged over
-recent frames, blurred, compared with a running-average background; the difference is
-thresholded, masked, dilated and split into contours, and contours below a minimum area
-are dropped. When most of the frame changes at once (lights switched on or off, the
-camera's exposure jumping) the detector recalibrates instead of reporting motion.
+Per frame: luma at a small fixed height, blurred, contrast stretched with limits
+averaged over recent frames, compared with a running-average background; the
+difference is thresholded (at least ``threshold``, more on a noisy camera), masked,
+dilated and split into contours, and contours below a minimum area are dropped. When
+most of the frame changes at once and the picture keeps its structure (lights switched
+on or off, the exposure jumping) or goes flat, the detector recalibrates instead of
+reporting motion.
+
+Use, per camera::
+
+    detector = FrameDiffMotionDetector(MotionConfig(masks=..., zones=...))
+    tracker = MotionTracker(TrackerConfig(start_frames=3, off_delay=4.0))
+    for ts, frame in frames:                      # at the camera's detect fps
+        for transition in tracker.update(detector.detect(frame), ts):
+            ...                                   # motion.start / motion.end per zone
 """
 
 from __future__ import annotations
@@ -38,7 +48,12 @@ class MotionConfig:
     height: int = 90
     """Rows of the working image (width follows the aspect ratio)."""
     threshold: int = 14
-    """Grey-level difference (after contrast stretch) that makes a pixel 'changed'."""
+    """Smallest grey-level difference (after contrast stretch) that makes a pixel
+    'changed'; raised automatically to ``noise_factor`` times the measured noise."""
+    noise_factor: float = 4.5
+    """Threshold in units of the camera's measured noise (robust sigma of the difference)."""
+    noise_alpha: float = 0.1
+    """How fast the noise estimate follows."""
     min_area: float = 0.0012
     """Smallest contour kept, as a fraction of the frame."""
     alpha: float = 0.05
@@ -47,12 +62,21 @@ class MotionConfig:
     """Background learning rate under moving pixels, so a stopped object fades in slowly."""
     contrast_alpha: float = 0.3
     """How fast the contrast limits follow the picture."""
-    min_contrast: float = 60.0
-    """Smallest stretch span: caps the gain so a flat dark picture's noise is not amplified."""
+    min_contrast: float = 36.0
+    """Smallest span between the 10th and 90th luma percentiles that is stretched to the
+    working range: caps the gain so a flat dark picture's noise is not amplified."""
     blur: int = 5
     dilate_iterations: int = 2
     recalibrate_fraction: float = 0.45
-    """Changed fraction of the picture (before masks) that means a global change."""
+    """Changed fraction of the picture (before masks) that means a global change ..."""
+    lighting_correlation: float = 0.8
+    """... caused by light when the picture still correlates this well with the background
+    (a gain change keeps the scene's structure; something big in front of the lens does
+    not), or when the picture went flat (lights out, lens covered)."""
+    flat_std: float = 4.0
+    max_global_frames: int = 10
+    """A global change that is not lighting is reported as motion for at most this many
+    frames, then accepted as the new background (a re-aimed camera, a parked lorry)."""
     calibration_frames: int = 3
     """Frames reported as calibrating after a reset; the background is relearned fast."""
     masks: tuple[Polygon, ...] = ()
@@ -83,6 +107,9 @@ class FrameDiffMotionDetector:
             raise ValueError("MotionConfig.height must be at least 16")
         self._geometry: _Geometry | None = None
         self._background: FloatImage | None = None
+        self._raw: FloatImage | None = None
+        self._global_run = 0
+        self._noise = 0.0
         self._low = 0.0
         self._high = 255.0
         self._calibrating = 0
@@ -93,6 +120,7 @@ class FrameDiffMotionDetector:
     def reset(self) -> None:
         """Forget the background; the next frames calibrate."""
         self._background = None
+        self._raw = None
 
     def detect(self, frame: Frame) -> MotionResult:
         """Look at the next frame; raise :class:`FrameError` for an unusable frame."""
@@ -101,37 +129,49 @@ class FrameDiffMotionDetector:
         geometry = self._geometry_for(luma.shape)
         self.frames += 1
         low, high = _contrast_limits(luma)
-        bg = self._background
-        if bg is None or bg.shape != luma.shape:
-            self._low, self._high = low, high
-            self._background = self._prepare(luma).astype(np.float32)
-            self._calibrating = cfg.calibration_frames
+        raw: Mask = cv2.GaussianBlur(luma, (cfg.blur, cfg.blur), 0) if cfg.blur > 1 else luma
+        bg, raw_bg = self._background, self._raw
+        if bg is None or raw_bg is None or bg.shape != luma.shape:
+            self._restart(raw, low, high)
             return _quiet(geometry, calibrating=True)
         self._low += cfg.contrast_alpha * (low - self._low)
         self._high += cfg.contrast_alpha * (high - self._high)
-        current = self._prepare(luma)
+        current = self._stretch(raw)
         diff = cv2.absdiff(current, cv2.convertScaleAbs(bg))
-        _, changed = cv2.threshold(diff, cfg.threshold, 255, cv2.THRESH_BINARY)
-
+        threshold = max(float(cfg.threshold), cfg.noise_factor * self._noise)
+        _, changed = cv2.threshold(diff, threshold, 255, cv2.THRESH_BINARY)
         changed_fraction = cv2.countNonZero(changed) / changed.size
-        if changed_fraction >= cfg.recalibrate_fraction:
+        if self._calibrating > 0 or changed_fraction < 0.25:
+            # Robust noise sigma from the median difference, learned only while most
+            # of the picture is still; fast while calibrating so a noisy camera never
+            # starts unguarded.
+            noise = _median(diff) * 1.4826
+            rate = 0.5 if self._calibrating > 0 else cfg.noise_alpha
+            self._noise += rate * (noise - self._noise)
+        if changed_fraction < cfg.recalibrate_fraction:
+            self._global_run = 0
+        elif self._global_run >= cfg.max_global_frames or self._is_lighting(raw, raw_bg):
             # Lights or exposure changed the whole picture: start again from this frame.
             self.recalibrations += 1
-            self._low, self._high = low, high
-            self._background = self._prepare(luma).astype(np.float32)
-            self._calibrating = cfg.calibration_frames
+            self._restart(raw, low, high)
             return _quiet(geometry, calibrating=True)
+        else:
+            self._global_run += 1
         if self._calibrating > 0:
             self._calibrating -= 1
             cv2.accumulateWeighted(current, bg, 0.5)
+            cv2.accumulateWeighted(raw, raw_bg, 0.5)
             return _quiet(geometry, calibrating=True)
 
         changed = cv2.bitwise_and(changed, geometry.active)
         moving = cv2.dilate(changed, self._kernel, iterations=cfg.dilate_iterations)
         moving, boxes = self._keep_large(moving, geometry)
-        cv2.accumulateWeighted(current, bg, cfg.alpha, mask=cv2.bitwise_not(moving))
+        still = cv2.bitwise_not(moving)
+        cv2.accumulateWeighted(current, bg, cfg.alpha, mask=still)
+        cv2.accumulateWeighted(raw, raw_bg, cfg.alpha, mask=still)
         if cfg.alpha_moving > 0:
             cv2.accumulateWeighted(current, bg, cfg.alpha_moving, mask=moving)
+            cv2.accumulateWeighted(raw, raw_bg, cfg.alpha_moving, mask=moving)
         moving_pixels = cv2.countNonZero(moving)
         active_pixels = max(1, cv2.countNonZero(geometry.active))
         zones: dict[str, float] = {}
@@ -146,16 +186,31 @@ class FrameDiffMotionDetector:
             zone_fractions=zones,
         )
 
-    def _prepare(self, luma: npt.NDArray[np.uint8]) -> Mask:
-        """Contrast stretch with the averaged limits, then blur away pixel noise."""
+    def _restart(self, raw: Mask, low: float, high: float) -> None:
+        self._low, self._high = low, high
+        self._background = self._stretch(raw).astype(np.float32)
+        self._raw = raw.astype(np.float32)
+        self._calibrating = self.config.calibration_frames
+        self._global_run = 0
+
+    def _is_lighting(self, raw: Mask, raw_bg: FloatImage) -> bool:
+        """Whether a whole-picture change looks like light (same structure, new gain)."""
+        _, std = cv2.meanStdDev(raw)
+        if float(std[0, 0]) < self.config.flat_std:
+            return True
+        score = cv2.matchTemplate(raw.astype(np.float32), raw_bg, cv2.TM_CCOEFF_NORMED)
+        return float(score[0, 0]) >= self.config.lighting_correlation
+
+    def _stretch(self, raw: Mask) -> Mask:
+        """Map the averaged 10th..90th percentile span to 51..204 (saturating).
+
+        The middle of the distribution is used, not its extremes, so a bright object
+        (headlights in a dark street) does not change the stretch of the whole picture.
+        """
         span = max(self._high - self._low, self.config.min_contrast)
-        gain = 255.0 / span
-        stretched: Mask = cv2.convertScaleAbs(
-            luma, alpha=gain, beta=-self._low * gain
-        )
-        k = self.config.blur
-        if k > 1:
-            stretched = cv2.GaussianBlur(stretched, (k, k), 0)
+        levels = 51.0 + (np.arange(256, dtype=np.float32) - self._low) * (153.0 / span)
+        lut = np.clip(levels, 0, 255).astype(np.uint8)
+        stretched: Mask = cv2.LUT(raw, lut)
         return stretched
 
     def _keep_large(self, moving: Mask, geometry: _Geometry) -> tuple[Mask, list[Box]]:
@@ -197,13 +252,17 @@ class FrameDiffMotionDetector:
 
 
 def _contrast_limits(luma: npt.NDArray[np.uint8]) -> tuple[float, float]:
-    """The 1st and 99th luma percentiles, from a histogram (cheaper than sorting)."""
+    """The 10th and 90th luma percentiles, from a histogram (cheaper than sorting)."""
     hist = cv2.calcHist([luma], [0], None, [256], [0, 256]).ravel()
     cdf = np.cumsum(hist)
     total = cdf[-1]
-    low = float(np.searchsorted(cdf, 0.01 * total))
-    high = float(np.searchsorted(cdf, 0.99 * total))
-    return low, high
+    return float(np.searchsorted(cdf, 0.1 * total)), float(np.searchsorted(cdf, 0.9 * total))
+
+
+def _median(image: Mask) -> float:
+    """Median of a uint8 image, from its histogram."""
+    cdf = np.cumsum(cv2.calcHist([image], [0], None, [256], [0, 256]).ravel())
+    return float(np.searchsorted(cdf, 0.5 * cdf[-1]))
 
 
 def _quiet(geometry: _Geometry, calibrating: bool) -> MotionResult:

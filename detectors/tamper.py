@@ -39,7 +39,7 @@ class TamperConfig:
     """... and almost no edges (fraction of edge pixels)."""
     defocus_ratio: float = 0.35
     """Sharpness below this fraction of the learned baseline means defocus."""
-    moved_match: float = 0.6
+    moved_match: float = 0.4
     """Edge agreement with the reference below this means the view moved."""
     moved_min_edges: float = 0.01
     """Too few edges (dark, covered) and the moved check abstains."""
@@ -247,27 +247,51 @@ class CameraHealthDetector:
             cv2.accumulateWeighted(current, self._reference, cfg.reference_alpha)
 
 
+GRID = 4
+"""The edge match is judged per cell of a GRID x GRID split of the picture."""
+
+
 def _edge_match(edges: Image, reference: npt.NDArray[np.float32], kernel: Image) -> float:
     """How well the current edges agree with the reference's stable edges, beyond chance.
 
-    Symmetric: the share of current edges near a stable reference edge and the share of
+    Per cell: the share of current edges near a stable reference edge and the share of
     stable reference edges near a current edge, each corrected for the share a random
-    edge map of the same density would reach (Cohen's kappa style), then averaged. 1 is
-    the same view, about 0 an unrelated one. A person walking by adds and hides some
-    edges; a moved camera breaks most of them.
+    edge map of the same density would reach (Cohen's kappa style), averaged. 1 is the
+    same view, about 0 an unrelated one. The result is the median over cells with
+    enough reference edges: something standing in front of part of the picture spoils
+    only its own cells, a moved camera spoils all of them.
     """
     stable = (reference > 0.5).astype(np.uint8) * 255
-    stable_count = cv2.countNonZero(stable)
-    current_count = cv2.countNonZero(edges)
-    if stable_count == 0 or current_count == 0:
+    if cv2.countNonZero(stable) == 0 or cv2.countNonZero(edges) == 0:
         return 1.0
     near_stable = cv2.dilate(stable, kernel)
     near_current = cv2.dilate(edges, kernel)
-    forward = cv2.countNonZero(cv2.bitwise_and(edges, near_stable)) / current_count
-    backward = cv2.countNonZero(cv2.bitwise_and(stable, near_current)) / stable_count
-    chance_f = cv2.countNonZero(near_stable) / near_stable.size
-    chance_b = cv2.countNonZero(near_current) / near_current.size
-    return 0.5 * (_beyond_chance(forward, chance_f) + _beyond_chance(backward, chance_b))
+    h, w = edges.shape[:2]
+    ch, cw = h // GRID, w // GRID
+    min_edges = max(4, ch * cw // 100)
+    scores: list[float] = []
+    for gy in range(GRID):
+        for gx in range(GRID):
+            cell = (slice(gy * ch, (gy + 1) * ch), slice(gx * cw, (gx + 1) * cw))
+            ref_count = cv2.countNonZero(stable[cell])
+            if ref_count < min_edges:
+                continue
+            cur_count = cv2.countNonZero(edges[cell])
+            if cur_count == 0:
+                scores.append(0.0)
+                continue
+            area = ch * cw
+            forward = cv2.countNonZero(cv2.bitwise_and(edges[cell], near_stable[cell]))
+            backward = cv2.countNonZero(cv2.bitwise_and(stable[cell], near_current[cell]))
+            chance_f = cv2.countNonZero(near_stable[cell]) / area
+            chance_b = cv2.countNonZero(near_current[cell]) / area
+            scores.append(
+                0.5 * (_beyond_chance(forward / cur_count, chance_f)
+                       + _beyond_chance(backward / ref_count, chance_b))
+            )
+    if not scores:
+        return 1.0
+    return float(np.median(scores))
 
 
 def _beyond_chance(observed: float, chance: float) -> float:

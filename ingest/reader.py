@@ -49,6 +49,10 @@ def configure_ffmpeg_capture() -> None:
     # FFmpeg's per-macroblock complaints about a corrupt stream would flood the log; the
     # reader counts decode errors instead. 8 = AV_LOG_FATAL.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")
+    # Without this OpenCV opens one stream at a time behind a global lock: with a camera
+    # taking a second or two to answer, a worker's cameras would come up one by one.
+    # FFmpeg's open is thread-safe since 4.0.
+    os.environ.setdefault("OPENCV_FFMPEG_IS_THREAD_SAFE", "1")
     # OpenCV warns at every open that BGR conversion is off: that is the point.
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
@@ -102,7 +106,7 @@ class Backoff:
 class ReaderOptions:
     """How a reader opens and paces its stream."""
 
-    open_timeout_ms: int = 5000
+    open_timeout_ms: int = 10_000
     read_timeout_ms: int = 5000
     backoff_initial: float = 1.0
     backoff_max: float = 30.0

@@ -37,9 +37,9 @@ _STAGING_RE = re.compile(r"^(\d{8}T\d{6})\.ts$")
 
 _REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), reason) for pattern, reason in (
-        (r"401|unauthori[sz]ed", "unauthorized (401)"),
-        (r"403|forbidden", "forbidden (403)"),
-        (r"404|not found", "not found (404)"),
+        (r"unauthori[sz]ed|authori[sz]ation failed", "unauthorized (401)"),
+        (r"\b403 forbidden", "forbidden (403)"),
+        (r"\b404 not found|stream not found", "not found (404)"),
         (r"connection refused", "connection refused"),
         (r"timed out|timeout", "timeout"),
         (r"no route to host|network is unreachable", "host unreachable"),
@@ -73,7 +73,7 @@ def staging_start(name: str) -> datetime | None:
 
 
 def ffmpeg_command(url: str, staging: Path, segment_seconds: int,
-                   timeout_seconds: float = 5.0) -> list[str]:
+                   timeout_seconds: float = 10.0) -> list[str]:
     """The ffmpeg arguments that record ``url`` into ``staging`` by stream copy."""
     cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning"]
     if url.startswith(("rtsp://", "rtsps://")):
@@ -149,8 +149,10 @@ class Recorder:
             if time.monotonic() - started > 60 and self.stats.segments > segments_before:
                 self._backoff.reset()
             delay = self._backoff.next()
-            log.warning("camera %s: recorder ffmpeg exited (%s): %s; restarting in %.1f s",
-                        self.camera_id, code, self.stats.last_error or "no reason given", delay)
+            last_line = self.stats.stderr_tail[-1] if self.stats.stderr_tail else ""
+            log.warning("camera %s: recorder ffmpeg exited (%s): %s; restarting in %.1f s (%s)",
+                        self.camera_id, code, self.stats.last_error or "no reason given", delay,
+                        last_line[:200])
             self._stop.wait(delay)
 
     def _run_once(self) -> int | None:

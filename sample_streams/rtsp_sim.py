@@ -68,6 +68,10 @@ class Simulator:
         self.server = GstRtspServer.RTSPServer()
         self.server.set_address(host)
         self.server.set_service(str(port))
+        # One thread per client connection: DESCRIBE waits for the media to preroll (up to a
+        # GOP for the first keyframe), which on the single default thread would serialise
+        # every client's start-up behind the others.
+        self.server.get_thread_pool().set_max_threads(-1)
         self.mounts = self.server.get_mount_points()
         self.factories: dict[str, Any] = {}
         self.offsets: dict[str, int] = {}
@@ -252,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--camera", action="append", default=[], metavar="ID=CLIP")
     parser.add_argument("--clips-dir", type=Path, default=CLIPS_DIR)
     parser.add_argument("--clips", default="", help="comma list of clips for round-robin (default: all)")
-    parser.add_argument("--corrupt-source", default="people", help="clip the corrupt mounts damage")
+    parser.add_argument("--corrupt-source", default="", help="clip the corrupt mounts damage (default people)")
     parser.add_argument("--stagger-s", type=float, default=7.0,
                         help="each further camera on the same clip runs this many seconds ahead")
     parser.add_argument("--log-level", default="INFO")
@@ -267,14 +271,15 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         raise SystemExit(f"clips {missing} not found in {args.clips_dir}")
     cameras = _parse_cameras(args, wanted)
-    if args.corrupt_source not in available:
-        raise SystemExit(f"corrupt source clip {args.corrupt_source!r} not found")
-    needed = set(cameras.values()) | {args.corrupt_source}
+    corrupt_source = args.corrupt_source or ("people" if "people" in available else wanted[0])
+    if corrupt_source not in available:
+        raise SystemExit(f"corrupt source clip {corrupt_source!r} not found")
+    needed = set(cameras.values()) | {corrupt_source}
     clips = {
         (name, s): load_clip(name, args.clips_dir / name / f"{s}.mp4", fps=15)
         for name in sorted(needed) for s in STREAMS
     }
-    sim = Simulator(clips, cameras, args.host, args.port, args.corrupt_source, args.stagger_s)
+    sim = Simulator(clips, cameras, args.host, args.port, corrupt_source, args.stagger_s)
     loop = GLib.MainLoop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, loop.quit)

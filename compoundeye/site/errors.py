@@ -22,9 +22,12 @@ class ConfigError:
 
     where: str
     message: str
+    line: int | None = None
+    """Line of the YAML file the path points at (or its nearest enclosing key), if known."""
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+        suffix = f" (line {self.line})" if self.line is not None else ""
+        return f"{self.where}: {self.message}{suffix}"
 
 
 class SiteConfigError(Exception):

@@ -8,6 +8,8 @@ unknown schedules) are checked over whatever was valid. Nothing is validated twi
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
@@ -58,8 +60,6 @@ def _install_resolvers() -> None:
         for first, entries in _BaseLoader.yaml_implicit_resolvers.items()
     }
     _SiteYamlLoader.yaml_implicit_resolvers = resolvers
-    import re
-
     _SiteYamlLoader.add_implicit_resolver(_INT, re.compile(_INT_RE), list("-+0123456789"))
     _SiteYamlLoader.add_implicit_resolver(_FLOAT, re.compile(_FLOAT_RE), list("-+0123456789."))
 
@@ -92,7 +92,44 @@ def load_site(path: str | Path) -> Site:
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         error = ConfigError(str(source), f"cannot read: {reason}")
         raise SiteConfigError(source, [error]) from None
-    return site_from_mapping(parse_yaml(text, source), base_dir=source.parent, source=source)
+    document = parse_yaml(text, source)
+    try:
+        return site_from_mapping(document, base_dir=source.parent, source=source)
+    except SiteConfigError as exc:
+        raise SiteConfigError(source, _with_lines(text, exc.errors)) from None
+
+
+_LAST_PART = re.compile(r"(\.[^.\[]+|\[\d+\])$")
+
+
+def _node_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                child = f"{path}.{key.value}" if path else str(key.value)
+                lines[child] = key.start_mark.line + 1
+                _node_lines(value, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _node_lines(item, f"{path}[{i}]", lines)
+
+
+def _with_lines(text: str, errors: list[ConfigError]) -> list[ConfigError]:
+    """The errors with the YAML line of their path (a missing key: its parent's line)."""
+    lines: dict[str, int] = {}
+    root = yaml.compose(text, Loader=_SiteYamlLoader)
+    if root is not None:
+        _node_lines(root, "", lines)
+    out = []
+    for error in errors:
+        path = error.where
+        while path and path not in lines:
+            shorter = _LAST_PART.sub("", path)
+            path = "" if shorter == path else shorter
+        line = lines.get(path) if path else None
+        out.append(dataclasses.replace(error, line=line) if line is not None else error)
+    return out
 
 
 def _items(document: Mapping[str, Any], key: str, errors: list[ConfigError]) -> list[Any]:

@@ -251,7 +251,12 @@ class CameraFile(StrictModel):
 
 
 class Site(StrictModel):
-    """The whole site file."""
+    """The whole site file.
+
+    Once loaded, ``cameras`` holds the YAML cameras followed by every CSV file's, and
+    ``camera_files`` only records where those came from: to write a loaded site back as a
+    single YAML file, dump it without ``camera_files``.
+    """
 
     name: str = Field(default="compound", max_length=128)
     timezone: str = "UTC"

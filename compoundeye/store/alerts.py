@@ -175,7 +175,8 @@ def upsert(conn: Connection, new: NewAlert, *, actor: str = "system",
         open_alert = open_by_keys(conn, [new.dedupe_key]).get(new.dedupe_key)
     if open_alert is not None:
         last = open_alert.last_event_at or open_alert.updated_at
-        if new.cooldown is None or new.event_at - last <= new.cooldown:
+        first = new.first_event_at or new.event_at
+        if new.cooldown is None or first - last <= new.cooldown:
             return merge(conn, open_alert, new, actor=actor, now=now)
         detach(conn, open_alert.id)
     return create(conn, new, actor=actor, now=now)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from compoundeye.timeutil import to_rfc3339
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class StoreError(Exception):
@@ -24,8 +26,9 @@ class InvalidTransitionError(StoreError, ValueError):
 
 
 def new_id(now: datetime) -> str:
-    """A time-ordered unique id: milliseconds since the epoch then 48 random bits, in hex."""
-    return f"{int(now.timestamp() * 1000):012x}{secrets.token_hex(6)}"
+    """A time-ordered unique id: microseconds since the epoch then 40 random bits, in hex."""
+    micros = (now - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros:014x}{secrets.token_hex(5)}"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -153,6 +156,8 @@ class NewAlert:
     attrs: dict[str, Any] = field(default_factory=dict)
     cooldown: timedelta | None = None
     """Merge only while the open alert's last event is this recent; None: while it is open."""
+    first_event_at: datetime | None = None
+    """Earliest event of several folded into one request (cooldown is checked from it)."""
 
 
 @dataclass(frozen=True)

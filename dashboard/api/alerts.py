@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import redis
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
@@ -28,6 +31,8 @@ AlertId = Annotated[str, PathParam(pattern=r"^[0-9a-zA-Z_-]{1,40}$", description
 SiteId = Annotated[str | None, Query(pattern=ID_RE_TEXT)]
 SSE_BLOCK_MS = 5000
 SSE_BATCH = 200
+SSE_RETRY_SECONDS = 2.0
+log = logging.getLogger(__name__)
 
 
 class ChangeBody(BaseModel):
@@ -95,8 +100,15 @@ async def _event_source(state: AppState, request: Request, last_id: str) -> Asyn
         while not state.stopping.is_set():
             if await request.is_disconnected():
                 break
-            reply: Any = await state.aredis.xread({names.ALERTS_STREAM: cursor},
-                                             count=SSE_BATCH, block=SSE_BLOCK_MS)
+            try:
+                reply: Any = await state.aredis.xread({names.ALERTS_STREAM: cursor},
+                                                 count=SSE_BATCH, block=SSE_BLOCK_MS)
+            except (redis.RedisError, OSError) as exc:
+                # Keep the browser connected; it catches up from ``cursor`` when Redis is back.
+                log.warning("alert stream read failed (%s); retrying", exc)
+                yield ": redis unavailable, retrying\n\n"
+                await asyncio.sleep(SSE_RETRY_SECONDS)
+                continue
             if not reply:
                 yield ": keep-alive\n\n"
                 continue
@@ -108,8 +120,13 @@ async def _event_source(state: AppState, request: Request, last_id: str) -> Asyn
                     if raw is None:
                         continue
                     data = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-                    # One line of data: a JSON document never holds a raw newline.
-                    data = json.dumps(json.loads(data), separators=(",", ":"))
+                    try:
+                        # One line of data: compact JSON never holds a raw newline.
+                        data = json.dumps(json.loads(data), separators=(",", ":"))
+                    except ValueError:
+                        log.warning("skipping %s entry %s: not JSON", names.ALERTS_STREAM,
+                                    cursor)
+                        continue
                     yield f"id: {cursor}\nevent: alert\ndata: {data}\n\n"
                     sent += 1
             state.metrics.sse_sent(sent)

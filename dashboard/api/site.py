@@ -34,7 +34,8 @@ def _plan(state: AppState) -> dict[str, Any]:
         door_rows.append({
             "id": door.id, "name": door.name or door.id, "building": door.location.building,
             "lat": door.location.lat, "lon": door.location.lon,
-            "status": live.get("status") or ("unknown" if not live else "online"),
+            # The listener's hash expires when a controller goes quiet: absent = not heard.
+            "status": live.get("state") or live.get("status") or "unknown",
             "last_seen": live.get("last_seen") or live.get("since"),
             "cameras": site.cameras_for_door(door.id),
         })

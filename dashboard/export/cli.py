@@ -100,12 +100,18 @@ def create(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
-    """Recompute an export's hashes; exit 0 when intact, 1 otherwise."""
+    """Recompute an export's hashes (a directory, or the zip handed out); exit 0 when
+    intact, 1 otherwise. The manifest's own hash is checked against ``--manifest-sha256``
+    or, without it, against the audit record of the export when the store is reachable."""
     directory: Path = args.directory
     expected = getattr(args, "manifest_sha256", None)
-    if expected is None:
-        expected = _recorded_manifest_sha(directory.name)
     report = verify_export(directory, expected)
+    if expected is None and report.export_id and report.manifest_sha256:
+        expected = _recorded_manifest_sha(report.export_id)
+        if expected is not None and expected.lower() != report.manifest_sha256:
+            report.errors.append(
+                "manifest SHA-256 differs from the one recorded at export time")
+            report.ok = False
     for check in report.files:
         line = f"{check.status.value:<9} {check.path}"
         _out(line + (f"  ({check.detail})" if check.detail else ""))
@@ -161,7 +167,7 @@ def search(args: argparse.Namespace) -> int:
     except (ValidationError, SearchError, UnsafePathError, ValueError) as exc:
         _err(f"bad search: {exc}")
         return 2
-    store = _open_store(settings, create=False)
+    store = _open_store(settings, create=True)
     audit: AuditLog = store.audit if store is not None else LogAudit()
     try:
         record_search(audit, actor=_user(None), role=CLI_ROLE, place=place, start=start,

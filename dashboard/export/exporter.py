@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from compoundeye.recordings import gaps as find_gaps
 from compoundeye.site.models import Camera, Site
 from compoundeye.timeutil import to_rfc3339, utcnow
 from dashboard.export.manifest import (
@@ -32,10 +33,18 @@ from dashboard.export.manifest import (
     WorkingCopy,
     software,
     stamp,
+    start_ffmpeg_version,
     write_manifest,
 )
 from dashboard.export.models import ExportRefusedError, ExportRequest
-from dashboard.export.segments import Selection, select, start_point
+from dashboard.export.segments import (
+    BadSegment,
+    Selection,
+    StartPoint,
+    explain_gaps,
+    select,
+    start_point,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +67,51 @@ class ExportResult:
     download: Path | None
 
 
-def sha256_file(path: Path, chunk: int = CHUNK) -> tuple[int, str]:
-    """Size and SHA-256 of a file, read once."""
+def sha256_file(path: Path, chunk: int = CHUNK) -> tuple[int, str, bytes]:
+    """Size and SHA-256 of a file, read once, and its first chunk (for the MP4 header)."""
     digest = hashlib.sha256()
     size = 0
     buf = bytearray(chunk)
     view = memoryview(buf)
+    head = b""
     with path.open("rb", buffering=0) as handle:
         while n := handle.readinto(buf):
+            if not size:
+                head = bytes(view[:n])
             digest.update(view[:n])
             size += n
-    return size, digest.hexdigest()
+    return size, digest.hexdigest(), head
+
+
+def mp4_duration(head: bytes) -> float | None:
+    """The movie duration from the ``mvhd`` box, when ``moov`` is in ``head`` (it is at
+    the front of a ``+faststart`` file); None when it is not found."""
+    pos = 0
+    while pos + 8 <= len(head):
+        size = int.from_bytes(head[pos:pos + 4], "big")
+        kind = head[pos + 4:pos + 8]
+        if kind == b"moov":
+            inner = pos + 8
+            end = min(pos + size, len(head))
+            while inner + 8 <= end:
+                box = int.from_bytes(head[inner:inner + 4], "big")
+                if head[inner + 4:inner + 8] == b"mvhd":
+                    body = inner + 8
+                    if head[body] == 1:  # version 1: 64-bit times
+                        scale = int.from_bytes(head[body + 20:body + 24], "big")
+                        duration = int.from_bytes(head[body + 24:body + 32], "big")
+                    else:
+                        scale = int.from_bytes(head[body + 12:body + 16], "big")
+                        duration = int.from_bytes(head[body + 16:body + 20], "big")
+                    return duration / scale if scale else None
+                if box < 8:
+                    return None
+                inner += box
+            return None
+        if size < 8:
+            return None
+        pos += size
+    return None
 
 
 def probe_duration(path: Path) -> float:
@@ -145,8 +188,13 @@ class Exporter:
             if halt.is_set():
                 raise ExportCancelledError("export cancelled")
 
-        entries = [self._camera(camera, selection, request, directory / camera.id, advance)
-                   for camera, selection in zip(cameras, selections, strict=True)]
+        ffmpeg_version = start_ffmpeg_version()  # runs while the cameras are copied
+        try:
+            entries = [self._camera(camera, selection, request, directory / camera.id, advance)
+                       for camera, selection in zip(cameras, selections, strict=True)]
+        except BaseException:
+            ffmpeg_version()  # reap the version query before giving up
+            raise
         report(0.92, "writing manifest")
         manifest = Manifest(
             export_id=export_id, created_at=utcnow(),
@@ -157,7 +205,7 @@ class Exporter:
                 place=request.place.describe() if request.place else None,
                 place_query=request.place.model_dump(exclude_none=True)
                 if request.place else None),
-            software=software(), cameras=entries)
+            software=software(ffmpeg_version()), cameras=entries)
         manifest_sha = write_manifest(directory, manifest)
         download: Path | None = None
         if len(entries) > 1:
@@ -194,8 +242,8 @@ class Exporter:
                 feed = _Feed(proc.stdin)
                 if first.prefix:
                     feed.write(first.prefix)
-                segments, master = self._copy(chosen, master_path, feed, first.offset,
-                                              advance, camera.id)
+                segments, master, vanished = self._copy(chosen, master_path, feed,
+                                                        first.offset, advance, camera.id)
                 feed.close()
                 code = proc.wait(timeout=FFMPEG_TIMEOUT_SECONDS)
             finally:
@@ -204,22 +252,38 @@ class Exporter:
                     proc.wait()
             errors.seek(0)
             stderr = errors.read().decode("utf-8", "replace").strip()
+        copied = [s for s in chosen.segments if s.path not in {v.segment.path for v in vanished}]
+        if vanished:  # removed or unreadable between the check and the copy
+            base.gaps = [GapEntry(start=g.start, end=g.end, seconds=g.seconds, reason=g.reason)
+                         for g in explain_gaps(find_gaps(copied, request.start, request.end),
+                                               [*chosen.bad, *vanished])]
         base.segments = segments
+        if not copied:
+            master_path.unlink(missing_ok=True)
+            mp4_path.unlink(missing_ok=True)
+            base.note = "no usable recording in the window"
+            return base
         base.master = MasterFile(path=f"{camera.id}/{master_path.name}", size=master[0],
-                                 sha256=master[1], start=chosen.segments[0].start,
-                                 end=chosen.segments[-1].end, segments=len(segments))
+                                 sha256=master[1], start=copied[0].start,
+                                 end=copied[-1].end, segments=len(segments))
+        if copied[0] is not chosen.segments[0]:  # the cut segment vanished: no cut made
+            first = StartPoint(0, b"", copied[0].start, keyframe_forced=False)
         base.actual_start = first.wallclock
-        base.actual_end = min(request.end, chosen.segments[-1].end)
+        base.actual_end = min(request.end, copied[-1].end)
         if code != 0 or not mp4_path.exists():
             base.note = f"working copy failed (ffmpeg exit {code}): {stderr[-500:]}"
             log.error("export of %s: %s", camera.id, base.note)
             return base
         advance(0, f"hashing working copy of {camera.id}")
-        size, digest = sha256_file(mp4_path, self.chunk)
+        size, digest, head = sha256_file(mp4_path, self.chunk)
+        seconds = mp4_duration(head)
+        if seconds is None:
+            seconds = probe_duration(mp4_path)
         lead = max(0.0, (request.start - first.wallclock).total_seconds())
         base.working_copy = WorkingCopy(
             path=f"{camera.id}/{mp4_path.name}", size=size, sha256=digest,
-            start=first.wallclock, duration_seconds=probe_duration(mp4_path),
+            start=first.wallclock,
+            duration_seconds=round(seconds, 3),
             requested_start=request.start, keyframe_forced_earlier_start=first.keyframe_forced,
             keyframe_lead_seconds=round(lead, 3))
         if stderr:
@@ -241,36 +305,45 @@ class Exporter:
 
     def _copy(self, chosen: Selection, master_path: Path, feed: _Feed, skip: int,
               advance: Callable[[int, str], None], camera_id: str
-              ) -> tuple[list[SegmentEntry], tuple[int, str]]:
+              ) -> tuple[list[SegmentEntry], tuple[int, str], list[BadSegment]]:
         """One pass over the source bytes: hash each segment and the master, write the
-        master, and feed the remux (from ``skip`` bytes into the first segment)."""
+        master, and feed the remux (from ``skip`` bytes into the first segment). A segment
+        that can no longer be opened is returned as vanished, not raised."""
         master_hash = hashlib.sha256()
         buf = bytearray(self.chunk)
         view = memoryview(buf)
         entries: list[SegmentEntry] = []
+        vanished: list[BadSegment] = []
         total = 0
         phase = f"copying {camera_id}"
         with master_path.open("xb") as master:
             for index, seg in enumerate(chosen.segments):
                 digest = hashlib.sha256()
                 size = 0
-                fd = os.open(seg.path, os.O_RDONLY | os.O_NOFOLLOW)
+                # only the first segment is cut at the keyframe start_point chose
+                cut = skip if index == 0 else 0
+                try:
+                    fd = os.open(seg.path, os.O_RDONLY | os.O_NOFOLLOW)
+                except OSError as exc:
+                    vanished.append(BadSegment(seg, f"unreadable at copy: {exc.strerror}"))
+                    continue
                 with os.fdopen(fd, "rb", buffering=0) as source:
                     while n := source.readinto(buf):
                         chunk = view[:n]
                         digest.update(chunk)
                         master_hash.update(chunk)
                         master.write(chunk)
-                        if index > 0 or size + n > skip:
-                            feed.write(chunk if index > 0 or size >= skip
-                                       else chunk[skip - size:])
+                        if size >= cut:
+                            feed.write(chunk)
+                        elif size + n > cut:
+                            feed.write(chunk[cut - size:])
                         size += n
                         advance(n, phase)
                 total += size
                 entries.append(SegmentEntry(
                     path=seg.path.relative_to(self.recordings_root).as_posix(),
                     start=seg.start, end=seg.end, size=size, sha256=digest.hexdigest()))
-        return entries, (total, master_hash.hexdigest())
+        return entries, (total, master_hash.hexdigest()), vanished
 
     def _zip(self, directory: Path, manifest: Manifest, export_id: str) -> Path:
         """A stored (uncompressed) zip of the manifest and every camera folder."""

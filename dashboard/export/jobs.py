@@ -66,10 +66,10 @@ class ExportManager:
         """Raise :class:`ExportRefusedError` with a clear reason if the request is over a limit."""
         if request.hours > self.limits.max_hours:
             raise ExportRefusedError(f"window of {request.hours:.2f} h is over the limit of "
-                                f"{self.limits.max_hours:g} h; split the request")
+                                     f"{self.limits.max_hours:g} h; split the request")
         if len(request.camera_ids) > self.limits.max_cameras:
             raise ExportRefusedError(f"{len(request.camera_ids)} cameras is over the limit of "
-                                f"{self.limits.max_cameras}; split the request")
+                                     f"{self.limits.max_cameras}; split the request")
         self.exporter.cameras(request)
 
     def submit(self, request: ExportRequest, *, role: str = "investigator",
@@ -84,7 +84,7 @@ class ExportManager:
                               if s.state in (ExportState.QUEUED, ExportState.RUNNING))
                 if pending >= self.limits.max_pending:
                     raise ExportRefusedError(f"{pending} exports are already pending (limit "
-                                        f"{self.limits.max_pending}); try again later")
+                                             f"{self.limits.max_pending}); try again later")
                 export_id = new_export_id()
                 status = ExportStatus(
                     id=export_id, state=ExportState.QUEUED, case_id=request.case_id,

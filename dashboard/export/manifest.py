@@ -8,6 +8,7 @@ import os
 import platform
 import socket
 import subprocess
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -135,13 +136,30 @@ class Manifest(_Model):
 
 def ffmpeg_version() -> str:
     """First line of ``ffmpeg -version``, or why it could not be read."""
+    return start_ffmpeg_version()()
+
+
+def start_ffmpeg_version() -> Callable[[], str]:
+    """Start ``ffmpeg -version`` now and return a function that collects its first line,
+    so the query overlaps the export instead of adding to it."""
     try:
-        proc = subprocess.run(["ffmpeg", "-version"], capture_output=True, timeout=10,
-                              check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"unknown ({exc})"
-    lines = proc.stdout.decode("utf-8", "replace").splitlines()
-    return lines[0].strip() if lines else "unknown"
+        proc = subprocess.Popen(["ffmpeg", "-version"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+    except OSError as exc:
+        reason = f"unknown ({exc})"
+        return lambda: reason
+
+    def collect() -> str:
+        try:
+            out, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return "unknown (ffmpeg -version timed out)"
+        lines = out.decode("utf-8", "replace").splitlines()
+        return lines[0].strip() if lines else "unknown"
+
+    return collect
 
 
 def software(ffmpeg: str | None = None) -> Software:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from compoundeye.site.models import is_valid_id
 from dashboard.export.search import Place
@@ -66,6 +67,11 @@ class ExportRequest(BaseModel):
                 raise ValueError(f"invalid camera id {camera_id!r}")
         return list(dict.fromkeys(value))
 
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
     @field_validator("case_id", "requester")
     @classmethod
     def _single_line(cls, value: str) -> str:
@@ -93,10 +99,11 @@ def _blank() -> str:
     raise ValueError("must not be blank")
 
 
-class ExportLimits(BaseModel):
-    """Bounds on one export and on the background runner."""
+class ExportLimits(BaseSettings):
+    """Bounds on one export and on the background runner; from ``CE_EXPORT_MAX_HOURS``,
+    ``CE_EXPORT_MAX_CAMERAS``, ``CE_EXPORT_MAX_CONCURRENT``, ``CE_EXPORT_MAX_PENDING``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="CE_EXPORT_", extra="ignore", frozen=True)
 
     max_hours: float = Field(default=6.0, gt=0)
     max_cameras: int = Field(default=32, ge=1)

@@ -4,7 +4,7 @@ recorded over a window (coverage and gaps), straight from the recordings layout.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Self
 
@@ -174,12 +174,13 @@ def search_coverage(
     ``[start, end)``. Each segment is checked readable (size and TS sync bytes), so a
     corrupt segment shows as a gap here exactly as it would in an export."""
     check_window(start, end, max_hours=max_hours)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     seconds = float(segment_seconds or site.edge.segment_seconds)
     window = (end - start).total_seconds()
     out = []
     for camera, matched_by, distance in resolve_cameras(site, place):
         chosen = select(recordings_root, camera.id, start, end, segment_seconds=seconds,
-                        sizes=False)
+                        want_sizes=False)
         holes = [Span(start=g.start, end=g.end, reason=g.reason) for g in chosen.gaps]
         covered = _complement(start, end, holes)
         recorded = sum((s.end - s.start).total_seconds() for s in covered)

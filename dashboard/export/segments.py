@@ -112,11 +112,11 @@ def select(
     *,
     segment_seconds: float = 10.0,
     check: bool = True,
-    sizes: bool = True,
+    want_sizes: bool = True,
 ) -> Selection:
     """The segments of ``camera_id`` covering ``[start, end)``, each checked readable.
 
-    ``sizes=False`` skips the size lookup (a search needs no sizes; an export does).
+    ``want_sizes=False`` skips the size lookup (a search needs no sizes; an export does).
     Raises :class:`compoundeye.recordings.UnsafePathError` for an id that is not safe.
     """
     root = Path(os.path.realpath(recordings_root))
@@ -131,7 +131,7 @@ def select(
             bad.append(BadSegment(seg, "outside the recordings directory"))
             continue
         if check:
-            size, problem = segment_problem(seg.path, want_size=sizes)
+            size, problem = segment_problem(seg.path, want_size=want_sizes)
             if problem is not None:
                 bad.append(BadSegment(seg, problem))
                 continue
@@ -140,10 +140,11 @@ def select(
         good.append(seg)
         sizes.append(size)
     holes = gaps(good, start, end)
-    return Selection(camera_id, start, end, good, sizes, bad, _explain(holes, bad))
+    return Selection(camera_id, start, end, good, sizes, bad, explain_gaps(holes, bad))
 
 
-def _explain(holes: list[Interval], bad: list[BadSegment]) -> list[GapSpan]:
+def explain_gaps(holes: list[Interval], bad: list[BadSegment]) -> list[GapSpan]:
+    """Each hole with its reason: the bad segments inside it, or "no recording"."""
     out = []
     for hole in holes:
         reasons = [
@@ -223,7 +224,7 @@ def video_keyframes(path: Path) -> list[tuple[float, int]]:
     if not times:
         return []
     first = min(t for t, _, _ in times)
-    return [(t - first, pos) for t, pos, key in times if key]
+    return [(round(t - first, 6), pos) for t, pos, key in times if key]
 
 
 def start_point(first: Segment, requested: datetime) -> StartPoint:
@@ -240,7 +241,10 @@ def start_point(first: Segment, requested: datetime) -> StartPoint:
                           keyframe_forced=at < wanted)
     at, pos = chosen[-1]
     offset = pos - pos % TS_PACKET
-    with first.path.open("rb") as handle:
-        prefix = psi_prefix(handle.read(min(offset, 16 * TS_PACKET)))
+    try:
+        with first.path.open("rb") as handle:
+            prefix = psi_prefix(handle.read(min(offset, 16 * TS_PACKET)))
+    except OSError:
+        return StartPoint(0, b"", first.start, keyframe_forced=False)
     return StartPoint(offset, prefix, first.start + timedelta(seconds=at),
                       keyframe_forced=at < wanted - 1e-3)

@@ -32,7 +32,7 @@
       svg.append(t);
       return svg;
     }
-    const max = Math.max(1, ...values.filter((v) => v !== null));
+    const max = 1.15 * Math.max(1, ...values.filter((v) => v !== null));
     const step = 120 / Math.max(1, values.length - 1);
     const pts = values.map((v, i) => (v === null ? null : `${(i * step).toFixed(1)},${(22 - (v / max) * 20).toFixed(1)}`))
       .filter(Boolean).join(" ");

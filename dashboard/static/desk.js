@@ -30,7 +30,10 @@
       });
     } catch (_) { /* no audio device: the red flash still shows */ }
   }
-  function showMute() { $("mute").textContent = muted ? "🔕 Sound off" : "🔔 Sound on"; }
+  function showMute() {
+    $("mute").textContent = muted ? "Sound off (P1)" : "Sound on (P1)";
+    $("mute").setAttribute("aria-pressed", muted ? "true" : "false");
+  }
   $("mute").addEventListener("click", () => {
     muted = !muted;
     localStorage.setItem("ce-muted", muted ? "1" : "0");
@@ -146,12 +149,22 @@
   }
 
   // ---- live stream: EventSource resends Last-Event-ID itself when it reconnects ----
+  let lastId = "0-0";
   function connect(after) {
+    lastId = after;
     source = new EventSource(`/api/alerts/stream?after=${encodeURIComponent(after)}`);
     const live = $("live");
     source.onopen = () => { live.replaceChildren(el("span", { class: "dot live-on" }), "live"); };
-    source.onerror = () => { live.replaceChildren(el("span", { class: "dot live-off" }), "reconnecting…"); };
+    source.onerror = () => {
+      live.replaceChildren(el("span", { class: "dot live-off" }), "reconnecting…");
+      // The browser retries by itself after a network error, but gives up for good after
+      // an HTTP error (e.g. 503 while Redis restarts): then reconnect from the last id.
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(() => connect(lastId), 3000);
+      }
+    };
     source.addEventListener("alert", (ev) => {
+      if (ev.lastEventId) lastId = ev.lastEventId;
       let msg;
       try { msg = JSON.parse(ev.data); } catch (_) { return; }
       const a = msg.alert || msg;

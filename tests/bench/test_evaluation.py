@@ -11,6 +11,8 @@ from bench.evaluation import (
     overlaps,
     score_intervals,
     score_tamper,
+    time_coverage,
+    union,
 )
 
 
@@ -80,3 +82,25 @@ def test_tamper_matching_by_reason_and_time():
 def test_a_second_raise_in_one_episode_is_false():
     score = score_tamper([Episode(0, 10, "frozen")], [Raise(3, "frozen"), Raise(8, "frozen")])
     assert score.found == 1 and len(score.false_raises) == 1
+
+
+def test_union_merges_overlaps_and_drops_empty():
+    assert union([(5, 6), (1, 3), (2, 4), (7, 7)]) == [(1, 4), (5, 6)]
+
+
+def test_time_coverage_is_stricter_than_event_scores():
+    truth = [(0, 10), (20, 30)]
+    detected = [(8, 12)]
+    recall, precision = time_coverage(truth, detected)
+    assert recall == pytest.approx(2 / 20)
+    assert precision == pytest.approx(2 / 4)
+    _, with_tail = time_coverage(truth, detected, tail=2.0)
+    assert with_tail == pytest.approx(1.0)
+    assert time_coverage([], []) == (1.0, 1.0)
+
+
+def test_time_coverage_leaves_excluded_time_out_of_precision():
+    recall, precision = time_coverage([(0, 10)], [(5, 10), (20, 30)], exclude=[(18, 28)])
+    assert recall == pytest.approx(0.5)
+    assert precision == pytest.approx(5 / 7)
+    assert time_coverage([], [(20, 30)], exclude=[(0, 40)]) == (1.0, 1.0)

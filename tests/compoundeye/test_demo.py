@@ -116,7 +116,6 @@ def test_demo_runs_everything_and_sigint_leaves_nothing(tmp_path: Path) -> None:
         time.sleep(2)  # let the edge worker start its readers and recorders
         family = _tree(proc.pid)
         names = {p.name() for p in family}
-        print("demo process tree:", sorted(names))
         assert {"redis-server", "mosquitto", "victoria-metrics"} <= names, names
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=60)

@@ -6,6 +6,7 @@ from datetime import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from compoundeye.site import SiteConfigError, load_site
 from compoundeye.site.camera_csv import parse_polygon, parse_zones
@@ -196,3 +197,26 @@ def test_csv_cell_syntax() -> None:
     ]
     with pytest.raises(ValueError, match="not numbers"):
         parse_polygon("0 0;x 1;1 1")
+
+
+def test_yaml_errors_carry_the_line_of_their_path(tmp_path: Path) -> None:
+    site = SITE.replace("[yaml-1, csv-1]", "[yaml-1, ghost]").replace(
+        "lat: 1.345, lon: 103.946}\n    zones", "lat: 1.345}\n    zones")
+    with pytest.raises(SiteConfigError) as info:
+        load_site(write(tmp_path, site=site))
+    lines = {e.where: e.line for e in info.value.errors}
+    assert lines["doors[0].cameras[1]"] == 20  # the line of `cameras: [yaml-1, ghost]`
+    assert lines["cameras[0].location.lon"] == 12  # missing: the line of `location:`
+    assert str(info.value.errors[0]).endswith(f"(line {info.value.errors[0].line})")
+    csv_errors = errors_of(write(tmp_path, rows=GOOD_ROWS + "bad,rtsp://x,B,x,1,,\n"))
+    assert list(csv_errors) == ["camera_files[0] (cams.csv) row 4, column lat"]
+
+
+def test_a_loaded_site_dumps_to_one_yaml_that_loads_the_same(tmp_path: Path) -> None:
+    site = load_site(write(tmp_path))
+    document = site.model_dump(mode="json", exclude={"camera_files"})
+    again_path = tmp_path / "again.yaml"
+    again_path.write_text(yaml.safe_dump(document))
+    again = load_site(again_path)
+    assert again == site.model_copy(update={"camera_files": []})
+    assert again.schedules["night"].ranges[0].start == time(22, 0)

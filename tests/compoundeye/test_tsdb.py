@@ -19,7 +19,7 @@ pytestmark = pytest.mark.timeout(90)
 T = TypeVar("T")
 
 
-def eventually(probe: Callable[[], T], tsdb_url: str, attempts: int = 50) -> T:
+def eventually(probe: Callable[[], T], tsdb_url: str, attempts: int = 150) -> T:
     """Poll until ``probe`` returns something truthy (VictoriaMetrics indexes asynchronously)."""
     result = probe()
     for _ in range(attempts):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import redis
 from fastapi.testclient import TestClient
 
@@ -12,7 +14,7 @@ from tests.dashboard.conftest import bearer
 
 
 def _status(client: redis.Redis, camera: str, **fields: str) -> None:
-    client.hset(names.camera_status_key(camera), mapping=fields)
+    client.hset(names.camera_status_key(camera), mapping=cast(Any, fields))
 
 
 def test_worst_first_and_silent_cameras_are_offline(site: Site,

@@ -303,3 +303,36 @@ def test_rule_names_are_all_listed():
         "door_forced", "door_held", "door_denied_burst", "door_after_hours",
         "door_impossible_travel", "door_tamper",
     }
+
+
+# -- properties ----------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from detectors.doors import EVENT_KINDS, RULES  # noqa: E402
+
+event_st = st.tuples(
+    st.sampled_from(sorted(EVENT_KINDS)),
+    st.sampled_from(["north", "south", "near", "x"]),
+    st.floats(0, 5_000, allow_nan=False),
+    st.one_of(st.none(), st.sampled_from(["c1", "c2", "c3"])),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(event_st, max_size=60))
+def test_any_event_sequence_gives_well_formed_findings(events):
+    engine = DoorRuleEngine(DoorRulesConfig(denied_burst_count=2), FAR, is_open=office_hours)
+    raised: dict[tuple[str, str], int] = {}
+    for kind, door, seconds, credential in sorted(events, key=lambda e: e[2]):
+        found = engine.feed(ev(kind, seconds, door=door, credential=credential))
+        found += engine.tick(at(seconds))
+        for f in found:
+            assert f.rule in RULES and f.door_id
+            if f.rule in ("door_forced", "door_held"):
+                key = (f.rule, f.door_id)
+                raised[key] = raised.get(key, 0) + (-1 if f.clears else 1)
+                assert raised[key] in (0, 1), "raised twice or cleared without a raise"
+    engine.tick(at(10**6))
+    assert engine.tracked()[1] == 0

@@ -36,6 +36,28 @@ def test_static_noisy_scene_has_no_motion(base):
     assert all(r.motion_fraction == 0.0 and not r.boxes for r in results[5:])
 
 
+@pytest.mark.parametrize(("noise", "gain"), [(12.0, 1.0), (25.0, 0.3), (40.0, 1.0)])
+def test_heavy_noise_even_in_the_dark_is_not_motion_but_a_person_still_is(base, noise, gain):
+    detector = FrameDiffMotionDetector()
+    scene = Scene(base, noise=noise)
+    quiet = [detector.detect(scene.render(gain=gain)) for _ in range(40)]
+    assert all(r.motion_fraction == 0.0 for r in quiet)
+    person = detector.detect(scene.render(gain=gain, block=(0.4, 0.45, 0.06, 0.3)))
+    assert person.motion_fraction > 0.01
+
+
+def test_bright_object_in_a_dark_scene_stays_local(base):
+    # Headlights at night: a bright object must not re-stretch the whole picture.
+    detector = FrameDiffMotionDetector()
+    scene = Scene(base, noise=6.0)
+    for _ in range(20):
+        detector.detect(scene.render(gain=0.3))
+    for i in range(6):
+        r = detector.detect(scene.render(gain=0.3, block=(0.1 * i, 0.45, 0.12, 0.3)))
+        assert not r.calibrating and 0.02 < r.motion_fraction < 0.1
+    assert detector.recalibrations == 0
+
+
 def test_moving_block_is_detected_with_a_box_where_it_is(base):
     detector = FrameDiffMotionDetector()
     scene = Scene(base)
@@ -269,3 +291,25 @@ def test_detector_and_tracker_on_a_walk_give_one_interval(base):
     assert 4.0 <= start <= 4.0 + 3 / FPS + 1e-9
     assert 9.0 <= end <= 9.0 + 6.0
     assert transitions[0].box is not None
+
+
+def test_something_big_in_front_of_the_lens_is_motion_not_lighting(base):
+    detector = FrameDiffMotionDetector()
+    scene = Scene(base)
+    settle(detector, scene)
+    big = (0.1, 0.05, 0.75, 0.9)  # two thirds of the picture
+    first = detector.detect(scene.render(block=big))
+    assert not first.calibrating and first.motion_fraction > 0.5
+    assert detector.recalibrations == 0
+    # Staying there, it becomes the background after max_global_frames.
+    results = [detector.detect(scene.render(block=big)) for _ in range(15)]
+    assert detector.recalibrations == 1
+    assert results[-1].motion_fraction == 0.0
+
+
+def test_lights_out_recalibrates(base):
+    detector = FrameDiffMotionDetector()
+    scene = Scene(base)
+    settle(detector, scene)
+    dark = detector.detect(scene.render(gain=0.0, noise=1.0))
+    assert dark.calibrating and dark.motion_fraction == 0.0

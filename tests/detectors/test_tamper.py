@@ -107,6 +107,14 @@ def test_walking_people_and_light_switches_are_not_tamper(base):
     assert run(CameraHealthDetector(), frames) == []
 
 
+def test_something_standing_in_front_of_part_of_the_view_is_not_moved(base):
+    scene = Scene(base)
+    frames = [scene.render() for _ in range(40)]
+    frames += [scene.render(block=(0.1, 0.05, 0.4, 0.9)) for _ in range(60)]  # 12 s
+    frames += [scene.render() for _ in range(20)]
+    assert run(CameraHealthDetector(), frames) == []
+
+
 def test_identical_frames_are_frozen_but_a_noisy_still_scene_is_not(base):
     scene = Scene(base, noise=2.0)
     assert run(CameraHealthDetector(), [scene.render() for _ in range(40)]) == []

@@ -28,7 +28,8 @@ def scene(rng: np.random.Generator) -> np.ndarray:
     cv2.rectangle(base, (50, 50), (250, 200), (160, 140, 120), -1)
     cv2.circle(base, (500, 250), 60, (40, 60, 200), -1)
     noise = rng.integers(-3, 4, base.shape, dtype=np.int16)
-    return np.clip(base.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(base.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+    return out
 
 
 def frame_with_box(rng: np.random.Generator, x: int) -> np.ndarray:
@@ -60,7 +61,8 @@ def test_motion_start_with_snapshot_then_end(tmp_path: Path) -> None:
     start = next(e for e in events if e.kind == EventKind.MOTION_START and e.attrs["zone"] == "*")
     snap = tmp_path / start.attrs["snapshot"]
     assert snap.is_file() and snap.parts[-3] == "cam1" and snap.name == f"{start.id}.jpg"
-    assert cv2.imread(str(snap)).shape == (360, 640, 3)
+    image = cv2.imread(str(snap))
+    assert image is not None and image.shape[:2] == (360, 640)
     end = next(e for e in events if e.kind == EventKind.MOTION_END and e.attrs["zone"] == "*")
     assert end.attrs["duration_seconds"] > 0 and "snapshot" not in end.attrs
     assert end.source.id == "cam1" and end.ts > start.ts
@@ -98,7 +100,8 @@ def test_blackout_raises_tamper_once_and_clears(tmp_path: Path) -> None:
 
 
 def test_unusable_frame_is_counted_not_raised(tmp_path: Path) -> None:
-    pipe = CameraPipeline(camera(), [].append, tmp_path)
+    sink: list[Event] = []
+    pipe = CameraPipeline(camera(), sink.append, tmp_path)
     pipe.process(SampledFrame(np.zeros((4, 4, 3), np.uint8), T0, 0.0, 1))
     pipe.process(SampledFrame(np.zeros((0,), np.uint8), T0, 0.0, 2))
     assert pipe.stats.frame_errors == 2 and pipe.stats.processed == 0

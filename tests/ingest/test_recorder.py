@@ -21,7 +21,9 @@ from ingest.recorder import Recorder, classify_stderr, ffmpeg_command, staging_s
     ("rtsp://127.0.0.1:1/x: Connection refused", "connection refused"),
     ("[tcp @ 0x1] Connection to tcp://10.0.0.1:554 failed: Connection timed out", "timeout"),
     ("rtsp://cam/x: Invalid data found when processing input", "invalid data"),
+    ("[rtsp @ 0x1] Server returned 401 Unauthorized (authorization failed)", "unauthorized (401)"),
     ("frame=  10 fps=0.0 q=-1.0 size=N/A", None),
+    ("Non-monotonous DTS; previous: 401, current: 404; changing to 402", None),
 ])
 def test_classify_stderr(line: str, reason: str | None) -> None:
     assert classify_stderr(line) == reason

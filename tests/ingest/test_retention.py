@@ -65,7 +65,9 @@ def test_free_disk_floor_removes_oldest_first_across_cameras(tmp_path: Path) -> 
     assert 40 <= len(gone) < 60
     # What went is the oldest: every removed segment starts before every kept one.
     kept = [p for p in a + b if p.exists()]
-    key = lambda p: p.relative_to(rec).parts[1:]  # noqa: E731
+    def key(p: Path) -> tuple[str, ...]:
+        return p.relative_to(rec).parts[1:]
+
     assert max(key(p) for p in gone) < min(key(p) for p in kept)
     assert len(everything) == 60
 

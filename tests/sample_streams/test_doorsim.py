@@ -200,3 +200,41 @@ def test_cli_publishes_until_duration(services: ServiceSet, subscriber: Subscrib
     assert "published" in proc.stdout
     assert subscriber.wait_for(lambda ms: {t for t, _ in ms} >= {"doors/c1/events",
                                                                  "doors/c2/events"})  # fmt: skip
+
+
+def test_messages_published_during_a_broker_restart_arrive() -> None:
+    """QoS 1 with a persistent subscriber: a broker restart loses no door event."""
+    env = {"CE_REDIS_URL": "redis://unused", "CE_TSDB_URL": "http://unused"}
+    with ServiceSet(env=env) as own:
+        got: list[dict[str, object]] = []
+        lock = threading.Condition()
+        subscribed = threading.Event()
+
+        def on_message(_c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+            with lock:
+                got.append(json.loads(msg.payload))
+                lock.notify_all()
+
+        sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="ce-test-persistent",
+                          clean_session=False)  # fmt: skip
+        sub.on_connect = lambda c, *a: c.subscribe("doors/+/events", qos=1)
+        sub.on_subscribe = lambda *a: subscribed.set()
+        sub.on_message = on_message
+        sub.reconnect_delay_set(min_delay=1, max_delay=1)
+        sub.connect(own.mqtt_host, own.mqtt_port)
+        sub.loop_start()
+        try:
+            assert subscribed.wait(5)
+            with DoorSimulator(own.mqtt_url, ["r1"], seq_start=0) as sim:
+                sim.publish("r1", "granted", credential="c1")
+                own.restart("mqtt")
+                for _ in range(3):
+                    sim.publish("r1", "heartbeat", wait=False)
+                sim.publish("r1", "forced", wait=True)
+                with lock:
+                    assert lock.wait_for(lambda: len(got) >= 5, timeout=20), got
+            assert sim.failed == 0
+            assert [p["seq"] for p in got] == [1, 2, 3, 4, 5]
+        finally:
+            sub.disconnect()
+            sub.loop_stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
 from fastapi.testclient import TestClient
@@ -66,7 +67,7 @@ def test_lifecycle_records_who_and_when_and_audits(
     assert {e["actor"] for e in audit} == {"operator-1"}
 
     # Each change went to ce:alerts for the live screens.
-    entries = redis_client.xrange(names.ALERTS_STREAM)
+    entries: Any = redis_client.xrange(names.ALERTS_STREAM)
     changes = [json.loads(fields[names.ALERT_FIELD.encode()]) for _, fields in entries]
     assert [c["action"] for c in changes if c["alert"]["id"] == alert_id] == [
         "created", "acknowledged", "assigned", "note", "resolved"]

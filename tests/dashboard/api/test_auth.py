@@ -13,7 +13,7 @@ def _sign_in(client: TestClient, token: str, next_path: str = "") -> str:
     response = client.post("/auth/login", data={"token": token, "next": next_path},
                            follow_redirects=False)
     assert response.status_code == 303
-    return response.headers["location"]
+    return str(response.headers["location"])
 
 
 def test_sign_in_sets_a_strict_http_only_cookie(client: TestClient,

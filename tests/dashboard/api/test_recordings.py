@@ -24,7 +24,7 @@ def recorded(client: TestClient, tmp_path: Path) -> Path:
     root = client.app.state.ce.settings.recordings_dir  # type: ignore[attr-defined]
     record_segments(root, "cam-A1", T0, 40, tmp_path / "work")
     record_segments(root, "cam-B1", T0 + timedelta(seconds=20), 20, tmp_path / "work")
-    return root
+    return Path(root)
 
 
 def _duration(data: bytes, tmp_path: Path) -> float:

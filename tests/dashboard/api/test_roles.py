@@ -47,7 +47,7 @@ ROUTES: list[tuple[str, str, set[str], Any]] = [
 
 def _call(client: TestClient, method: str, path: str, body: Any,
           headers: dict[str, str]) -> int:
-    return client.request(method, path, json=body, headers=headers).status_code
+    return int(client.request(method, path, json=body, headers=headers).status_code)
 
 
 @pytest.mark.parametrize(("method", "template", "allowed", "body"), ROUTES,

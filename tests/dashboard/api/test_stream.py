@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import redis
 
+from compoundeye.services import ServiceSet
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.store import Store
@@ -88,3 +90,22 @@ def test_stream_refuses_a_malformed_last_event_id(
                              headers={**bearer(tokens["operator"]), "Last-Event-ID": "abc"})
     assert response.status_code == 400
     assert "stream id" in response.json()["detail"]
+
+
+def test_stream_survives_a_redis_restart(
+        services: ServiceSet, dash_settings: Settings, site: Site, tokens: dict[str, str],
+        writer: Store) -> None:
+    if not services.is_private("redis"):
+        pytest.skip("Redis is external: it cannot be restarted from here")
+    headers = bearer(tokens["operator"])
+    with serve(create_app(dash_settings, site)) as base, httpx.Client(timeout=20) as http:
+        with http.stream("GET", f"{base}/api/alerts/stream", headers=headers) as response:
+            before = open_alert(writer, key="before")
+            [(_, first)] = _events(response, 1)
+            assert first["alert"]["id"] == before  # type: ignore[index]
+            services.stop_service("redis")
+            time.sleep(3)  # the stream notices and keeps the browser connected
+            services.start_service("redis")
+            after = open_alert(writer, key="after")
+            [(_, second)] = _events(response, 1)
+    assert second["alert"]["id"] == after  # type: ignore[index]

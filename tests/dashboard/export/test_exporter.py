@@ -8,6 +8,7 @@ import subprocess
 import zipfile
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,11 +24,11 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _probe(path: Path) -> dict:
+def _probe(path: Path) -> dict[str, Any]:
     out = subprocess.run(["ffprobe", "-v", "error", "-show_entries",
                           "format=duration:format_tags=creation_time,comment:stream=codec_type",
                           "-of", "json", str(path)], capture_output=True, check=True, timeout=30)
-    return json.loads(out.stdout)
+    return dict(json.loads(out.stdout))
 
 
 def _plays(path: Path) -> bool:
@@ -86,6 +87,8 @@ def test_thirty_second_export_is_exact_and_plays(export_site: Site, data_dir: Pa
     # progress went forward to 1.0 with phases
     assert phases[-1] == (1.0, "done")
     assert [f for f, _ in phases] == sorted(f for f, _ in phases)
+    assert all(0.0 <= f <= 1.0 for f, _ in phases)
+    assert any(0.3 < f < 0.9 and p == "copying cam-door" for f, p in phases)
     # the manifest on disk is the one returned, with request and software
     on_disk, digest = read_manifest(result.directory)
     assert digest == result.manifest_sha256 == _sha(result.directory / MANIFEST_NAME)
@@ -139,3 +142,46 @@ def test_several_cameras_one_folder_each_zipped(export_site: Site, data_dir: Pat
 def test_unknown_camera_is_refused(export_site: Site, data_dir: Path) -> None:
     with pytest.raises(ExportRefusedError, match="unknown camera"):
         _export(export_site, data_dir, _request(["cam-ghost"], 0, 20))
+
+
+def test_segment_removed_during_export_becomes_a_gap(export_site: Site, data_dir: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retention may delete a segment between the readable check and the copy."""
+    import dashboard.export.exporter as exporter_module
+    from dashboard.export.segments import select as real_select
+
+    victim = segment_path(data_dir / "recordings", "cam-door", T0 + timedelta(seconds=20))
+
+    def select_then_prune(*args: Any, **kwargs: Any) -> Any:
+        chosen = real_select(*args, **kwargs)
+        victim.unlink()
+        return chosen
+
+    monkeypatch.setattr(exporter_module, "select", select_then_prune)
+    result = _export(export_site, data_dir, _request(["cam-door"], 0, 40))
+    (camera,) = result.manifest.cameras
+    (gap,) = camera.gaps
+    assert (gap.start, gap.end) == (T0 + timedelta(seconds=20), T0 + timedelta(seconds=30))
+    assert "unreadable at copy" in gap.reason
+    assert len(camera.segments) == 3 and camera.working_copy is not None
+
+
+def test_a_stop_request_cancels_the_export(export_site: Site, data_dir: Path) -> None:
+    import threading
+
+    from dashboard.export.exporter import ExportCancelledError
+
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(ExportCancelledError):
+        Exporter(export_site, data_dir / "recordings").run(
+            new_export_id(), _request(["cam-door"], 0, 30), data_dir / "exports" / "c",
+            stop=stop)
+
+
+def test_mp4_duration_needs_a_moov_box() -> None:
+    from dashboard.export.exporter import mp4_duration
+
+    assert mp4_duration(b"") is None
+    assert mp4_duration(b"\x00\x00\x00\x10ftypisom\x00\x00\x00\x00") is None
+    assert mp4_duration(b"\x00\x00\x00\x04junk") is None

@@ -31,7 +31,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def _manager(site: Site, data_dir: Path, store: Store, **limits: float) -> ExportManager:
     return ExportManager(site, data_dir / "recordings", data_dir / "exports",
-                         limits=ExportLimits(**limits), audit=store.audit,
+                         limits=ExportLimits.model_validate(limits), audit=store.audit,
                          records=store.exports)
 
 
@@ -109,3 +109,10 @@ def test_pending_exports_are_bounded(export_site: Site, data_dir: Path, store: S
         assert [s.id for s in manager.list()] == [second.id, first.id]
     finally:
         manager.stop()
+
+
+def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CE_EXPORT_MAX_HOURS", "2.5")
+    monkeypatch.setenv("CE_EXPORT_MAX_CAMERAS", "4")
+    limits = ExportLimits()
+    assert (limits.max_hours, limits.max_cameras, limits.max_concurrent) == (2.5, 4, 2)

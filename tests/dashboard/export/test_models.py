@@ -53,3 +53,11 @@ def test_export_ids_are_hex_only(tmp_path: Path) -> None:
                 "", "../" + good[3:], good[:-1] + "/"]:
         with pytest.raises(ExportNotFoundError):
             export_dir(tmp_path, bad)
+
+
+def test_times_are_kept_in_utc() -> None:
+    from datetime import timezone
+
+    local = T0.astimezone(timezone(timedelta(hours=8)))
+    request = _request(start=local, end=local + timedelta(seconds=30))
+    assert request.start == T0 and request.start.utcoffset() == timedelta(0)

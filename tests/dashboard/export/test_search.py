@@ -10,11 +10,11 @@ from pydantic import ValidationError
 
 from compoundeye.recordings import UnsafePathError, segment_path
 from compoundeye.site.models import Site
-from dashboard.export.search import Place, SearchError, haversine_m, search_coverage
+from dashboard.export.search import CameraCoverage, Place, SearchError, haversine_m, search_coverage
 from tests.dashboard.export.conftest import DOOR_LAT, DOOR_LON, T0, offset
 
 
-def _ids(results: list) -> set[str]:
+def _ids(results: list[CameraCoverage]) -> set[str]:
     return {r.camera_id for r in results}
 
 
@@ -81,8 +81,8 @@ def test_corrupt_and_empty_segments_are_gaps_with_reasons(export_site: Site, dat
     reasons = {(g.start, g.end): g.reason for g in result.gaps}
     assert set(reasons) == {(T0 + timedelta(seconds=10), T0 + timedelta(seconds=20)),
                             (T0 + timedelta(seconds=30), T0 + timedelta(seconds=40))}
-    assert "not MPEG-TS" in reasons[(T0 + timedelta(seconds=10), T0 + timedelta(seconds=20))]
-    assert "too short" in reasons[(T0 + timedelta(seconds=30), T0 + timedelta(seconds=40))]
+    assert "not MPEG-TS" in str(reasons[(T0 + timedelta(seconds=10), T0 + timedelta(seconds=20))])
+    assert "too short" in str(reasons[(T0 + timedelta(seconds=30), T0 + timedelta(seconds=40))])
 
 
 def test_symlinked_directories_cannot_lead_outside(export_site: Site, data_dir: Path,
@@ -99,7 +99,7 @@ def test_symlinked_directories_cannot_lead_outside(export_site: Site, data_dir: 
     (result,) = search_coverage(export_site, root, T0, T0 + timedelta(seconds=10),
                                 Place(camera_ids=["cam-door"]))
     assert result.segments == 0
-    assert "outside the recordings directory" in result.gaps[0].reason
+    assert "outside the recordings directory" in str(result.gaps[0].reason)
     # a camera directory that is itself a symlink out of the root is refused outright
     (root / "cam-near").rename(tmp_path / "cam-near-real")
     (root / "cam-near").symlink_to(outside, target_is_directory=True)

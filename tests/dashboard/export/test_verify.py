@@ -122,3 +122,17 @@ def test_cli_exit_codes(exported: ExportResult, capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert f"MISMATCH  {camera.working_copy.path}" in out
     assert out.strip().endswith("NOT INTACT")
+
+
+def test_the_downloaded_zip_verifies_on_its_own(exported: ExportResult, tmp_path: Path) -> None:
+    assert exported.download is not None
+    handed_over = tmp_path / "evidence.zip"
+    handed_over.write_bytes(exported.download.read_bytes())
+    report = verify_export(handed_over, exported.manifest_sha256)
+    assert report.ok, report
+    assert len(report.files) == 5
+    _flip(handed_over, handed_over.stat().st_size // 3)
+    tampered = verify_export(handed_over)
+    assert not tampered.ok
+    assert [f.status for f in tampered.files].count(FileStatus.MISMATCH) == 1
+    assert not verify_export(tmp_path / "missing.zip").ok

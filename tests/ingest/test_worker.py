@@ -1,0 +1,308 @@
+"""Acceptance of the edge worker: one `compoundeye edge` process against the RTSP simulator.
+
+One simulator (8 cameras plus the corrupt stream) and one worker process are shared by the
+tests of this module, which run in order on one timeline: cameras come online; one goes off
+the air and comes back while the others keep their heartbeats; the corrupt stream does not
+stop the worker; ~40 s of recordings are checked; Redis goes away and comes back; SIGTERM
+stops everything cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+import pytest
+import redis
+
+from compoundeye import names
+from compoundeye.events import Event, EventKind
+from compoundeye.recordings import gaps, list_segments
+from compoundeye.services import ServiceSet, tsdb_force_flush
+from sample_streams.simulator import RtspSimulator
+
+pytestmark = [pytest.mark.slow]
+
+CAMERAS = [f"cam{i}" for i in range(1, 9)]
+SEGMENT_SECONDS = 4
+OFF_AIR = "cam3"
+OFF_AIR_DURING_REDIS = "cam5"
+
+
+@dataclass
+class Edge:
+    """The worker process and what the tests learn about it along the way."""
+
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    started: datetime
+    log_path: Path
+    redis_url: str
+    off_air: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis_url, socket_timeout=2, decode_responses=False)
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def site_yaml(sim: RtspSimulator) -> str:
+    lines = [
+        "name: edge-test",
+        f"edge: {{segment_seconds: {SEGMENT_SECONDS}, metrics_interval_seconds: 2,"
+        " offline_after_seconds: 10, heartbeat_ttl_seconds: 15}",
+        "retention: {min_free_bytes: 0}",
+        "cameras:",
+    ]
+    loc = "location: {building: B1, lat: 22.3, lon: 114.1}"
+    for cam in CAMERAS:
+        lines.append(f"  - {{id: {cam}, main_url: '{sim.url(cam, 'main')}', "
+                     f"sub_url: '{sim.url(cam, 'sub')}', {loc}}}")
+    lines.append(f"  - {{id: bad, main_url: '{sim.corrupt_url_for('main')}', "
+                 f"sub_url: '{sim.corrupt_url_for('sub')}', {loc}}}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def sim(rtsp_simulator_factory) -> RtspSimulator:
+    # A simulator of our own: cameras are taken off the air.
+    started: RtspSimulator = rtsp_simulator_factory(len(CAMERAS), fresh=True)
+    return started
+
+
+@pytest.fixture(scope="module")
+def edge(sim: RtspSimulator, services: ServiceSet, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[Edge]:
+    work = tmp_path_factory.mktemp("edge")
+    site = work / "site.yaml"
+    site.write_text(site_yaml(sim))
+    redis.Redis.from_url(services.redis_url).flushall()
+    env = {**os.environ, **services.env_vars(), "CE_DATA_DIR": str(work / "data")}
+    log_path = work / "edge.log"
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "compoundeye.cli", "edge", "--site", str(site),
+             "--worker-id", "edge-test"], stdout=out, stderr=subprocess.STDOUT, env=env)
+    running = Edge(process, work / "data", datetime.now(UTC), log_path, services.redis_url)
+    try:
+        yield running
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        for child in psutil.Process().children(recursive=True):
+            if child.name() == "ffmpeg":
+                child.kill()
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def statuses(client: redis.Redis, cams: list[str]) -> dict[str, dict[str, str]]:
+    out = {}
+    for cam in cams:
+        raw: dict[object, object] = client.hgetall(names.camera_status_key(cam))  # type: ignore[assignment]
+        out[cam] = {_text(k): _text(v) for k, v in raw.items()}
+    return out
+
+
+def events(client: redis.Redis) -> list[Event]:
+    entries: list[tuple[object, dict[bytes, bytes]]] = client.xrange(  # type: ignore[assignment]
+        names.EVENTS_STREAM)
+    return [Event.from_json(fields[b"e"]) for _id, fields in entries]
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "",
+             edge: Edge | None = None) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if predicate():
+            return time.monotonic() - started
+        time.sleep(interval)
+    raise AssertionError(f"not within {timeout:.0f} s: {what}\n{edge.log_tail() if edge else ''}")
+
+
+@pytest.mark.timeout(60)
+def test_eight_cameras_online_within_10_s(edge: Edge) -> None:
+    client = edge.client()
+
+    def all_online() -> bool:
+        found = statuses(client, CAMERAS)
+        return all(found[c].get("status") == "online" for c in CAMERAS)
+
+    wait_for(all_online, 30, what="all online", edge=edge)
+    assert datetime.now(UTC) - edge.started < timedelta(seconds=10), edge.log_tail()
+    for cam, fields in statuses(client, CAMERAS).items():
+        assert fields["worker"] == "edge-test"
+        assert float(fields["fps"]) > 5, (cam, fields)
+        assert 0 < client.ttl(names.camera_status_key(cam)) <= 15
+    assert client.hget(names.worker_key("edge-test"), "cameras") == b"9"
+
+
+@pytest.mark.timeout(90)
+def test_off_the_air_goes_offline_and_back_while_others_keep_heartbeats(
+        edge: Edge, sim: RtspSimulator) -> None:
+    client = edge.client()
+    others = [c for c in CAMERAS if c != OFF_AIR]
+    missed: list[str] = []
+
+    def others_fresh() -> None:
+        now = datetime.now(UTC)
+        for cam, fields in statuses(client, others).items():
+            updated = fields.get("updated")
+            # Up (a clip may legitimately show a tamper), and refreshed.
+            if fields.get("status") not in ("online", "degraded", "tampered") or updated is None:
+                missed.append(f"{cam}: {fields}")
+            elif now - datetime.fromisoformat(updated) > timedelta(seconds=5):
+                missed.append(f"{cam}: stale {updated}")
+
+    def offline() -> bool:
+        others_fresh()
+        kinds = [(e.kind, e.source.id) for e in events(client)]
+        status = statuses(client, [OFF_AIR])[OFF_AIR].get("status")
+        return status == "offline" and (EventKind.CAMERA_OFFLINE, OFF_AIR) in kinds
+
+    off_at = datetime.now(UTC)
+    sim.take_offline(OFF_AIR)
+    took = wait_for(offline, 30, what=f"{OFF_AIR} offline", edge=edge)
+    assert took <= 15
+    on_at = datetime.now(UTC)
+    sim.bring_online(OFF_AIR)
+
+    def online() -> bool:
+        others_fresh()
+        kinds = [(e.kind, e.source.id) for e in events(client)]
+        status = statuses(client, [OFF_AIR])[OFF_AIR].get("status")
+        return status == "online" and (EventKind.CAMERA_ONLINE, OFF_AIR) in kinds
+
+    wait_for(online, 40, what=f"{OFF_AIR} back online", edge=edge)
+    edge.off_air.setdefault(OFF_AIR, []).append((off_at, on_at))
+    assert missed == []
+    mine = [e for e in events(client) if e.source.id == OFF_AIR
+            and e.kind in (EventKind.CAMERA_OFFLINE, EventKind.CAMERA_ONLINE)]
+    assert [e.kind for e in mine] == [EventKind.CAMERA_OFFLINE, EventKind.CAMERA_ONLINE]
+    assert all(e.kind not in (EventKind.CAMERA_OFFLINE, EventKind.CAMERA_ONLINE)
+               for e in events(client) if e.source.id in others)
+
+
+@pytest.mark.timeout(30)
+def test_corrupt_stream_does_not_stop_the_worker(edge: Edge, tsdb_url: str) -> None:
+    client = edge.client()
+    assert edge.process.poll() is None, edge.log_tail()
+    bad = statuses(client, ["bad"])["bad"]
+    assert bad.get("status") in ("online", "degraded", "offline"), bad
+    assert bad["worker"] == "edge-test"
+    assert client.exists(names.worker_key("edge-test"))
+    # Metrics keep flowing, under the exact names the dashboards use.
+    from compoundeye.tsdb import MetricsReader
+
+    tsdb_force_flush(tsdb_url)
+    with MetricsReader(tsdb_url) as reader:
+        up = {s.labels["camera"]: s.value for s in reader.query('camera_up{worker="edge-test"}')}
+        assert set(CAMERAS) <= set(up)
+        assert (reader.value('worker_rss_bytes{worker="edge-test"}') or 0) > 0
+
+
+def ffprobe_ok(path: Path) -> float:
+    """The segment's duration, asserting ffprobe reads it as an H.264 MPEG-TS file."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries",
+                          "format=format_name,duration:stream=codec_name", "-of", "json",
+                          str(path)], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, (path, out.stderr)
+    info = json.loads(out.stdout)
+    assert info["format"]["format_name"] == "mpegts", info
+    assert [s["codec_name"] for s in info["streams"]] == ["h264"], info
+    return float(info["format"]["duration"])
+
+
+@pytest.mark.timeout(120)
+def test_recordings_cover_the_time_except_off_the_air(edge: Edge) -> None:
+    remaining = 45 - (datetime.now(UTC) - edge.started).total_seconds()
+    if remaining > 0:
+        time.sleep(remaining)
+    root = edge.data_dir / "recordings"
+    # Connection set-up is allowed at the start; the open segment is not there yet at the end.
+    window_start = edge.started + timedelta(seconds=8)
+    window_end = datetime.now(UTC) - timedelta(seconds=2 * SEGMENT_SECONDS)
+    for cam in CAMERAS:
+        segs = list_segments(root, cam, edge.started - timedelta(seconds=5), datetime.now(UTC),
+                             segment_seconds=SEGMENT_SECONDS)
+        assert len(segs) >= 5, (cam, segs)
+        for seg in segs:
+            assert ffprobe_ok(seg.path) > 0.5
+        holes = gaps(segs, window_start, window_end, tolerance_seconds=2.5)
+        allowed = [(a - timedelta(seconds=SEGMENT_SECONDS), b + timedelta(seconds=15))
+                   for a, b in edge.off_air.get(cam, [])]
+        for hole in holes:
+            assert any(a <= hole.start and hole.end <= b for a, b in allowed), (cam, hole, segs)
+        if cam in edge.off_air:
+            assert holes, f"{cam} was off the air but its recordings show no gap"
+    # Nothing half-written is visible in the layout: staging holds at most the open segment.
+    for cam in CAMERAS:
+        staged = list((root / ".staging" / cam).glob("*.ts"))
+        assert len(staged) <= 1, staged
+
+
+@pytest.mark.timeout(120)
+def test_redis_outage_events_arrive_afterwards_once(edge: Edge, sim: RtspSimulator,
+                                                    services: ServiceSet) -> None:
+    services.stop_service("redis")
+    down_at = datetime.now(UTC)
+    sim.take_offline(OFF_AIR_DURING_REDIS)
+    time.sleep(13)  # the worker notices (10 s) and publishes camera.offline into its buffer
+    assert edge.process.poll() is None, edge.log_tail()
+    sim.bring_online(OFF_AIR_DURING_REDIS)
+    time.sleep(4)
+    up_at = datetime.now(UTC)
+    services.start_service("redis")
+    client = edge.client()
+
+    def delivered() -> bool:
+        kinds = [(e.kind, e.source.id) for e in events(client)]
+        return ((EventKind.CAMERA_OFFLINE, OFF_AIR_DURING_REDIS) in kinds
+                and client.exists(names.worker_key("edge-test")) == 1)
+
+    wait_for(delivered, 20, what="buffered events delivered", edge=edge)
+    time.sleep(2)
+    found = events(client)
+    ids = [e.id for e in found]
+    assert len(ids) == len(set(ids)), "an event arrived twice"
+    during = [e for e in found if down_at <= e.ts <= up_at]
+    offline = [e for e in during if e.kind == EventKind.CAMERA_OFFLINE]
+    assert [e.source.id for e in offline] == [OFF_AIR_DURING_REDIS]
+    worker = client.hgetall(names.worker_key("edge-test"))
+    assert worker[b"events_dropped"] == b"0"
+    wait_for(lambda: statuses(client, [OFF_AIR_DURING_REDIS])[OFF_AIR_DURING_REDIS]
+             .get("status") == "online", 20, what="status written again after the outage")
+    edge.off_air.setdefault(OFF_AIR_DURING_REDIS, []).append((down_at, up_at))
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_stops_cleanly_within_10_s(edge: Edge) -> None:
+    worker = psutil.Process(edge.process.pid)
+    recorders = [p for p in worker.children(recursive=True) if p.name() == "ffmpeg"]
+    assert len(recorders) >= 8, [p.cmdline() for p in worker.children(recursive=True)]
+    started = time.monotonic()
+    edge.process.send_signal(signal.SIGTERM)
+    code = edge.process.wait(15)
+    took = time.monotonic() - started
+    assert code == 0, edge.log_tail()
+    assert took < 10, took
+    assert not [p for p in recorders if p.is_running() and p.status() != "zombie"]
+    # The open segment was closed and moved into the layout.
+    root = edge.data_dir / "recordings"
+    assert not list((root / ".staging").glob("*/*.ts"))
+    last = max(p.stat().st_mtime for p in (root / "cam1").rglob("*.ts"))
+    assert time.time() - last < 15
