@@ -60,8 +60,11 @@ class ActivityTracker:
         """Note motion starting or ending in a zone; anomalies of any hour that finished."""
         zone = zone.replace("|", "_") or "*"
         key = (camera, zone)
-        hour = self._hour_start(at)
         slot = self._hours.get(key)
+        if slot is not None and slot.start <= at < slot.start + HOUR:
+            hour = slot.start  # the common case: no time zone arithmetic
+        else:
+            hour = self._hour_start(at)
         anomalies: list[ActivityAnomaly] = []
         if slot is None:
             slot = self._hours[key] = _ZoneHour(hour)

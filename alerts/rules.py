@@ -75,6 +75,8 @@ class RuleEngine:
                    for d in site.doors},
             is_open=self._door_schedule_open, clock=clock)
         self.activity = ActivityTracker(site.tz, activity_load)
+        self._armed_zones = {(c.id, z.name): z.armed_schedule for c in site.cameras
+                             for z in c.zones if z.armed_schedule}
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -86,14 +88,13 @@ class RuleEngine:
         return True if schedule is None else schedule.active(ts, self.site.tz)
 
     def _zone_armed(self, camera_id: str, zone: str, ts: datetime) -> bool:
-        camera = self.site.camera(camera_id)
-        if camera is None:
+        name = self._armed_zones.get((camera_id, zone))
+        if name is None:
             return False
-        for spec in camera.zones:
-            if spec.name == zone and spec.armed_schedule:
-                schedule = self.site.schedules.get(spec.armed_schedule)
-                return schedule is not None and schedule.active(ts, self.site.tz)
-        return False
+        schedule = self.site.schedules.get(name)
+        if schedule is None:
+            return False
+        return schedule.active(ts, self.site.tz)
 
     def _name(self, source_type: str, source_id: str) -> str:
         thing = (self.site.door(source_id) if source_type == "door"

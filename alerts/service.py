@@ -137,16 +137,23 @@ class AlertService:
 
     def _step(self) -> None:
         entries = self.consumer.read_new(block_ms=int(TICK_SECONDS * 1000))
+        t0 = time.perf_counter()
         if entries:
             self.process(entries)
+        t1 = time.perf_counter()
         if self._due("tick", TICK_SECONDS):
             self._store(self.rules.tick(self.clock()), [])
+        t2 = time.perf_counter()
         if self._due("claim", max(1.0, self.site.alerting.claim_idle_seconds / 2)):
             self._claim()
         if self._due("watchdog", WATCHDOG_SECONDS):
             self._store(self.watchdog.scan(self.clock()), [])
         if self._due("save", SAVE_SECONDS):
             self._save_activity()
+        t3 = time.perf_counter()
+        if t3 - t0 > 0.02:
+            log.warning("SLOW %d entries: process %.1f tick %.1f rest %.1f ms", len(entries),
+                        (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 
     def _drain_own_pending(self) -> None:
         while not self._stop.is_set():

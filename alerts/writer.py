@@ -19,58 +19,35 @@ from sqlalchemy.exc import IntegrityError
 from alerts.dedupe import Intent, Open, Resolve, coalesce, coalesced_event_ids
 from compoundeye import names
 from compoundeye.store import AlertChange, Store
-from compoundeye.store import alerts as ops
+from compoundeye.store.batch import AlertBatch
 from compoundeye.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 5
-MAX_IDS_IN_CHANGE = 100
 
 
 class ConflictError(RuntimeError):
     """Another process kept changing the same alerts; the batch was not stored."""
 
 
-def _with_events(change: AlertChange, event_ids: list[str]) -> AlertChange:
-    details = {**change.details, "event_ids": event_ids[-MAX_IDS_IN_CHANGE:]}
-    return replace(change, details=details)
-
-
 def _apply_once(store: Store, intents: list[Intent], now: datetime) -> list[AlertChange]:
     all_ids = [e for i in intents for e in coalesced_event_ids(i)]
-    keys = {i.key for i in intents}
-    changes: list[AlertChange] = []
     with store.transaction() as conn:
-        done = ops.processed(conn, all_ids) if all_ids else set()
-        open_alerts = ops.open_by_keys(conn, keys)
-        rows: dict[str, str | None] = {}
+        batch = AlertBatch(conn, {i.key for i in intents}, all_ids)
         for intent in intents:
-            ids = [e for e in coalesced_event_ids(intent) if e not in done and e not in rows]
-            if coalesced_event_ids(intent) and not ids:
+            wanted = coalesced_event_ids(intent)
+            ids = batch.fresh(wanted)
+            if wanted and not ids:
                 continue  # every event behind it was stored before
             if isinstance(intent, Open):
                 new = replace(intent.alert, event_ids=ids) if intent.alert.event_ids \
                     else intent.alert
-                change = ops.upsert(conn, new, open_alert=open_alerts.get(intent.key))
-                if change.alert.open:
-                    open_alerts[intent.key] = change.alert
+                batch.upsert(new, ids)
             else:
-                alert = open_alerts.pop(intent.key, None)
-                if alert is None:
-                    continue  # nothing open for that cause: nothing to change
-                if intent.detach_only:
-                    change = ops.clear(conn, alert.id, "system", intent.cause,
-                                       details=intent.details)
-                else:
-                    details = {"auto": True, "cause": intent.cause, **intent.details}
-                    change = ops.transition(conn, alert.id, "resolved", "system",
-                                            to_status="resolved", details=details,
-                                            note=f"auto-resolved: {intent.cause}")
-            changes.append(_with_events(change, ids))
-            rows.update({e: change.alert.id for e in ids})
-        ops.mark_processed(conn, list(rows.items()), now)
-    return changes
+                batch.resolve(intent.key, ids, intent.cause, detach_only=intent.detach_only,
+                              details=intent.details)
+        return batch.flush(now)
 
 
 def apply_intents(store: Store, intents: Sequence[Intent],

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import redis
-import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -17,8 +16,6 @@ from sqlalchemy.exc import OperationalError
 from compoundeye import __version__
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
-from compoundeye.store import Store
-from compoundeye.tsdb import MetricsReader
 from dashboard.api import (
     alerts,
     audit,
@@ -31,14 +28,9 @@ from dashboard.api import (
     uptime,
 )
 from dashboard.api import site as site_map
-from dashboard.auth.sessions import SessionSigner, load_or_create_key
-from dashboard.auth.tokens import TokenRegistry
-from dashboard.clips import ClipCache
-from dashboard.export import ExportManager
-from dashboard.live import ChangePublisher
 from dashboard.pages import STATIC_DIR
 from dashboard.pages import router as pages_router
-from dashboard.state import AppState
+from dashboard.state import AppState, build_state, close_state
 
 log = logging.getLogger(__name__)
 
@@ -54,42 +46,6 @@ SECURITY_HEADERS = {
 }
 
 
-def build_state(settings: Settings, site: Site) -> AppState:
-    """Connect to everything the dashboard needs (the lifespan closes it all)."""
-    sync_redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
-                                      socket_connect_timeout=5, health_check_interval=10)
-    async_redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=30,
-                                          socket_connect_timeout=5)
-    store = Store.from_settings(settings, on_change=ChangePublisher(sync_redis))
-    tsdb = MetricsReader.from_settings(settings, timeout=10.0)
-    return AppState(
-        settings=settings,
-        site=site,
-        redis=sync_redis,
-        aredis=async_redis,
-        store=store,
-        tsdb=tsdb,
-        exports=ExportManager.from_settings(site, settings, store=store),
-        tokens=TokenRegistry(settings.effective_tokens_file),
-        signer=SessionSigner(load_or_create_key(settings.data_dir / "session.key")),
-        clips=ClipCache(settings.recordings_dir, settings.data_dir / "cache" / "clips",
-                        segment_seconds=float(site.edge.segment_seconds)),
-        buildings=frozenset(c.location.building for c in site.cameras)
-        | frozenset(d.location.building for d in site.doors),
-    )
-
-
-async def _close(state: AppState) -> None:
-    state.stopping.set()
-    try:
-        state.exports.stop()
-    finally:
-        state.tsdb.close()
-        state.store.close()
-        state.redis.close()
-        await state.aredis.aclose()
-
-
 def create_app(settings: Settings | None = None, site: Site | None = None) -> FastAPI:
     """The dashboard application for a site (settings from the environment by default)."""
     chosen_settings = settings or Settings()
@@ -102,7 +58,7 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
         try:
             yield
         finally:
-            await _close(state)
+            await close_state(state)
 
     app = FastAPI(
         title="compoundeye dashboard",

@@ -13,10 +13,11 @@ from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.store import Store
 from compoundeye.tsdb import MetricsReader
-from dashboard.auth.sessions import SessionSigner
+from dashboard.auth.sessions import SessionSigner, load_or_create_key
 from dashboard.auth.tokens import TokenRegistry
 from dashboard.clips import ClipCache
 from dashboard.export import ExportManager
+from dashboard.live import ChangePublisher
 from dashboard.metrics import DashboardMetrics
 
 
@@ -41,3 +42,40 @@ class AppState:
     @property
     def snapshots_dir(self) -> Path:
         return self.settings.snapshots_dir
+
+
+def build_state(settings: Settings, site: Site) -> AppState:
+    """Connect to everything the dashboard needs (the lifespan closes it all)."""
+    sync_redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
+                                      socket_connect_timeout=5, health_check_interval=10)
+    async_redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=30,
+                                          socket_connect_timeout=5)
+    store = Store.from_settings(settings, on_change=ChangePublisher(sync_redis))
+    tsdb = MetricsReader.from_settings(settings, timeout=10.0)
+    return AppState(
+        settings=settings,
+        site=site,
+        redis=sync_redis,
+        aredis=async_redis,
+        store=store,
+        tsdb=tsdb,
+        exports=ExportManager.from_settings(site, settings, store=store),
+        tokens=TokenRegistry(settings.effective_tokens_file),
+        signer=SessionSigner(load_or_create_key(settings.data_dir / "session.key")),
+        clips=ClipCache(settings.recordings_dir, settings.data_dir / "cache" / "clips",
+                        segment_seconds=float(site.edge.segment_seconds)),
+        buildings=frozenset(c.location.building for c in site.cameras)
+        | frozenset(d.location.building for d in site.doors),
+    )
+
+
+async def close_state(state: AppState) -> None:
+    """Stop exports and close every connection (the end of the lifespan)."""
+    state.stopping.set()
+    try:
+        state.exports.stop()
+    finally:
+        state.tsdb.close()
+        state.store.close()
+        state.redis.close()
+        await state.aredis.aclose()

@@ -2,13 +2,18 @@
 
 An online mean and variance per (zone, hour-of-week) slot (Welford's method, turning
 into an exponentially weighted average once a slot has ``max_weight`` samples so old
-weeks fade). The state is a flat ``dict[str, str]`` ready for a Redis hash, so the
-caller can persist it and restore it after a restart; this module does no I/O.
+weeks fade). The state is a flat ``dict[str, str]`` with one field per zone, ready for
+a Redis hash, so the caller can persist it and restore it after a restart; this module
+does no I/O::
+
+    client.hset(activity_key(camera), mapping=baseline.to_state())
+    baseline = ActivityBaseline.from_state(camera, client.hgetall(activity_key(camera)))
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -114,21 +119,39 @@ class ActivityBaseline:
         direction = "high" if value > high else "low"
         return ActivityAnomaly(zone, hour_of_week, value, expected, low, high, samples, direction)
 
+    def zones(self) -> list[str]:
+        """Zones with at least one observation."""
+        return sorted({zone for zone, _ in self._slots})
+
+    def zone_state(self, zone: str) -> str:
+        """One zone's slots as a compact string: ``hour:count,mean,var`` joined by ``;``.
+
+        This is the value of the zone's field in :meth:`to_state`, so a caller can
+        write back only the zone it just observed (``HSET key zone value``).
+        """
+        _check_slot(zone, 0)
+        return ";".join(
+            f"{how}:{slot.count},{slot.mean!r},{slot.var!r}"
+            for (z, how), slot in sorted(self._slots.items())
+            if z == zone
+        )
+
     def to_state(self) -> dict[str, str]:
-        """The model as a flat dict of strings (field ``zone|hour`` -> ``count,mean,var``)."""
+        """The model as a flat dict of strings, one field per zone (see :meth:`zone_state`)
+        plus a format version, ready for ``HSET key mapping=...``."""
         state = {_VERSION_FIELD: STATE_VERSION}
-        for (zone, how), slot in self._slots.items():
-            state[f"{zone}|{how}"] = f"{slot.count},{slot.mean!r},{slot.var!r}"
+        for zone in self.zones():
+            state[zone] = self.zone_state(zone)
         return state
 
     @classmethod
     def from_state(
         cls,
         camera_id: str,
-        state: dict[str, str] | dict[bytes, bytes],
+        state: Mapping[str, str] | Mapping[bytes, bytes],
         config: ActivityConfig | None = None,
     ) -> ActivityBaseline:
-        """Rebuild from :meth:`to_state` output (str or bytes keys, as redis returns them).
+        """Rebuild from :meth:`to_state` output (str or bytes, as redis returns them).
 
         Raises ValueError naming the bad field when the state is malformed.
         """
@@ -141,18 +164,26 @@ class ActivityBaseline:
                     raise ValueError(f"activity state version {value!r} is not {STATE_VERSION}")
                 continue
             try:
-                zone, how_text = key.rsplit("|", 1)
-                how = int(how_text)
-                count_text, mean_text, var_text = value.split(",")
-                slot = _Slot(int(count_text), float(mean_text), float(var_text))
-                _check_slot(zone, how)
+                _check_slot(key, 0)
+                for item in filter(None, value.split(";")):
+                    how, slot = _parse_slot(key, item)
+                    baseline._slots[(key, how)] = slot
             except ValueError as exc:
                 raise ValueError(f"bad activity state field {key!r}={value!r}: {exc}") from exc
-            finite = math.isfinite(slot.mean) and math.isfinite(slot.var)
-            if slot.count < 0 or not finite or slot.var < 0:
-                raise ValueError(f"bad activity state field {key!r}={value!r}")
-            baseline._slots[(zone, how)] = slot
         return baseline
+
+
+def _parse_slot(zone: str, item: str) -> tuple[int, _Slot]:
+    how_text, numbers = item.split(":")
+    count_text, mean_text, var_text = numbers.split(",")
+    how = int(how_text)
+    _check_slot(zone, how)
+    slot = _Slot(int(count_text), float(mean_text), float(var_text))
+    if slot.count < 0 or not (math.isfinite(slot.mean) and math.isfinite(slot.var)):
+        raise ValueError(f"slot {item!r} has a negative count or a non-finite value")
+    if slot.var < 0:
+        raise ValueError(f"slot {item!r} has a negative variance")
+    return how, slot
 
 
 def _check_slot(zone: str, hour_of_week: int) -> None:

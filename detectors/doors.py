@@ -203,13 +203,15 @@ class DoorRuleEngine:
     # -- rules ---------------------------------------------------------------------------
 
     def _opened(self, event: DoorEvent, door: _DoorState) -> list[DoorFinding]:
-        if door.open_since is None:
-            door.open_since = event.ts
+        if door.open_since is not None:
+            return []  # already open: a repeated report, not a new opening
+        door.open_since = event.ts
         grace = timedelta(seconds=self.rules.forced_grace_seconds)
         permitted = door.last_permit is not None and (
             event.ts - grace <= door.last_permit <= event.ts
         )
         if permitted:
+            door.last_permit = None  # one grant lets the door open once
             return []
         details = {"by": "no_grant", "grace_seconds": self.rules.forced_grace_seconds}
         if door.last_permit is not None:

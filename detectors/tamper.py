@@ -43,23 +43,25 @@ class TamperConfig:
     """Edge agreement with the reference below this means the view moved."""
     moved_min_edges: float = 0.01
     """Too few edges (dark, covered) and the moved check abstains."""
-    frozen_diff: float = 0.002
-    """Mean absolute difference between successive frames at or below this is 'identical'.
-
-    Not zero: an encoder refining a still picture changes a few pixels by one level."""
-    frozen_window: float = 3.0
-    """Seconds of recent frame pairs the frozen check looks at ..."""
-    frozen_share: float = 0.5
-    """... of which at least this share must be identical. A live sensor's noise, even
-    through a low-bitrate encoder, makes successive frames differ; a frozen source does not."""
+    frozen_lag: float = 2.0
+    """The frozen check compares each frame with the one this many seconds earlier ..."""
+    frozen_diff: float = 0.35
+    """... and a mean absolute difference at or below this means the picture stood still.
+    A live sensor's noise survives encoding: at least every keyframe re-encodes it, so
+    frames seconds apart differ by more (0.59 at least on the sample clips) even where
+    successive frames of a static scene are almost identical. A frozen source encoded
+    again only gets refined (0.20 at most on the sample clips). Not zero, for that
+    refinement."""
     raise_seconds: dict[str, float] = field(
         default_factory=lambda: {
             "blackout": 2.0, "covered": 2.0, "frozen": 1.0, "defocus": 3.0, "moved": 3.0,
         }
     )
     clear_seconds: float = 2.0
-    warmup_frames: int = 20
-    """Healthy frames needed before the baselines (defocus, moved) are trusted."""
+    warmup_frames: int = 4
+    warmup_seconds: float = 4.0
+    """Healthy frames and seconds needed before the baselines (defocus, moved) are
+    trusted; both count, so the check works at 5 fps and at one frame a second."""
     baseline_alpha: float = 0.03
     reference_alpha: float = 0.02
 
@@ -81,9 +83,10 @@ class HealthMeasures:
     edges: float
     sharpness: float
     diff: float | None
+    """Mean absolute difference from the previous frame."""
+    lag_diff: float | None
+    """Mean absolute difference from the frame ``frozen_lag`` seconds earlier."""
     match: float | None
-    still_share: float
-    """Share of the recent frame pairs that were identical."""
 
 
 class CameraHealthDetector:
@@ -93,10 +96,12 @@ class CameraHealthDetector:
         self.config = config or TamperConfig()
         self._conditions = {reason: _Condition() for reason in REASONS}
         self._previous: Image | None = None
-        self._identical: deque[tuple[float, bool]] = deque()
+        self._history: deque[tuple[float, Image]] = deque()
         self._sharpness: float | None = None
         self._reference: npt.NDArray[np.float32] | None = None
         self._healthy_frames = 0
+        self._healthy_seconds = 0.0
+        self._last_learned: float | None = None
         self._kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         self.last: HealthMeasures | None = None
 
@@ -110,6 +115,8 @@ class CameraHealthDetector:
         self._sharpness = None
         self._reference = None
         self._healthy_frames = 0
+        self._healthy_seconds = 0.0
+        self._last_learned = None
 
     def update(self, frame: Frame, ts: float) -> list[TamperFinding]:
         """Look at the next frame taken at ``ts``; return conditions raised or cleared."""
@@ -117,7 +124,7 @@ class CameraHealthDetector:
         luma = small_luma(frame, cfg.height)
         if self._previous is not None and self._previous.shape != luma.shape:
             self._previous = None
-            self._identical.clear()
+            self._history.clear()
             self.rebaseline()
         measures, edges = self._measure(luma, ts)
         self._previous = luma
@@ -126,16 +133,20 @@ class CameraHealthDetector:
         findings: list[TamperFinding] = []
         blocked = False
         for reason in REASONS:
-            holds = holding[reason] and not blocked
-            finding = self._step(reason, holds, values[reason], ts)
+            cond = self._conditions[reason]
+            if blocked:
+                # A stronger condition in progress hides weaker ones (a black picture is
+                # also edge-less, frozen and 'moved'): they abstain, neither starting
+                # nor clearing, so an episode under a blackout is not reported twice.
+                cond.since = None
+                continue
+            finding = self._step(reason, holding[reason], values[reason], ts)
             if finding is not None:
                 findings.append(finding)
-            # A stronger condition in progress hides weaker ones (a black picture is
-            # also edge-less, frozen and 'moved'); weaker ones abstain meanwhile.
-            if holding[reason] or self._conditions[reason].raised:
+            if holding[reason] or cond.raised:
                 blocked = True
         if not blocked and self._nothing_pending():
-            self._learn(measures, edges)
+            self._learn(measures, edges, ts)
         return findings
 
     def _measure(self, luma: Image, ts: float) -> tuple[HealthMeasures, Image]:
@@ -153,37 +164,50 @@ class CameraHealthDetector:
         diff = None
         if self._previous is not None:
             diff = float(cv2.mean(cv2.absdiff(luma, self._previous))[0])
-            self._identical.append((ts, diff <= cfg.frozen_diff))
-        while self._identical and ts - self._identical[0][0] > cfg.frozen_window:
-            self._identical.popleft()
-        pairs = len(self._identical)
-        still = sum(same for _, same in self._identical) / pairs if pairs >= 3 else 0.0
+        lag_diff = self._lag_diff(luma, ts)
         match = None
         ref = self._reference
         if (
             ref is not None
-            and self._healthy_frames >= cfg.warmup_frames
+            and self._warm()
             and edge_fraction >= cfg.moved_min_edges
         ):
             match = _edge_match(edges, ref, self._kernel)
-        measures = HealthMeasures(mean, std, edge_fraction, sharpness, diff, match, still)
+        measures = HealthMeasures(mean, std, edge_fraction, sharpness, diff, lag_diff, match)
         return measures, edges
+
+    def _lag_diff(self, luma: Image, ts: float) -> float | None:
+        """Difference from the newest kept frame at least ``frozen_lag`` seconds old.
+
+        Keeps only the frames of the last ``frozen_lag`` seconds plus that one (about
+        11 small frames at 5 fps, 3 at one a second).
+        """
+        lag = self.config.frozen_lag
+        while len(self._history) >= 2 and ts - self._history[1][0] >= lag:
+            self._history.popleft()
+        result = None
+        if self._history and lag <= ts - self._history[0][0] <= 3 * lag:
+            result = float(cv2.mean(cv2.absdiff(luma, self._history[0][1]))[0])
+        if self._history and ts < self._history[-1][0]:
+            self._history.clear()  # the clock went back: start over
+        self._history.append((ts, luma))
+        return result
 
     def _evaluate(self, m: HealthMeasures) -> tuple[dict[str, float], dict[str, bool]]:
         cfg = self.config
-        base = self._sharpness if self._healthy_frames >= cfg.warmup_frames else None
+        base = self._sharpness if self._warm() else None
         sharp_ratio = m.sharpness / base if base else 1.0
         values = {
             "blackout": m.mean,
             "covered": m.edges,
-            "frozen": 1.0 - m.still_share,
+            "frozen": m.lag_diff if m.lag_diff is not None else 255.0,
             "defocus": sharp_ratio,
             "moved": m.match if m.match is not None else 1.0,
         }
         holding = {
             "blackout": m.mean < cfg.blackout_mean and m.std < cfg.blackout_std,
             "covered": m.std < cfg.covered_std and m.edges < cfg.covered_edges,
-            "frozen": m.still_share >= cfg.frozen_share,
+            "frozen": m.lag_diff is not None and m.lag_diff <= cfg.frozen_diff,
             "defocus": base is not None and sharp_ratio < cfg.defocus_ratio,
             "moved": m.match is not None and m.match < cfg.moved_match,
         }
@@ -219,7 +243,7 @@ class CameraHealthDetector:
         return {
             "blackout": cfg.blackout_mean,
             "covered": cfg.covered_edges,
-            "frozen": 1.0 - cfg.frozen_share,
+            "frozen": cfg.frozen_diff,
             "defocus": cfg.defocus_ratio,
             "moved": cfg.moved_match,
         }[reason]
@@ -233,18 +257,32 @@ class CameraHealthDetector:
     def _nothing_pending(self) -> bool:
         return all(not c.raised and c.since is None for c in self._conditions.values())
 
-    def _learn(self, m: HealthMeasures, edges: Image) -> None:
+    def _warm(self) -> bool:
         cfg = self.config
+        return (
+            self._healthy_frames >= cfg.warmup_frames
+            and self._healthy_seconds >= cfg.warmup_seconds
+        )
+
+    def _learn(self, m: HealthMeasures, edges: Image, ts: float) -> None:
+        cfg = self.config
+        if self._last_learned is not None:
+            # Time between healthy frames counts, but a long gap counts as one second.
+            self._healthy_seconds += min(max(ts - self._last_learned, 0.0), 1.0)
+        self._last_learned = ts
         self._healthy_frames += 1
+        # A plain running mean over the first frames, an exponential average afterwards.
+        sharp_rate = max(cfg.baseline_alpha, 1.0 / self._healthy_frames)
+        ref_rate = max(cfg.reference_alpha, 1.0 / self._healthy_frames)
         if self._sharpness is None:
             self._sharpness = m.sharpness
         else:
-            self._sharpness += cfg.baseline_alpha * (m.sharpness - self._sharpness)
+            self._sharpness += sharp_rate * (m.sharpness - self._sharpness)
         current = (edges > 0).astype(np.float32)
         if self._reference is None:
             self._reference = current
         else:
-            cv2.accumulateWeighted(current, self._reference, cfg.reference_alpha)
+            cv2.accumulateWeighted(current, self._reference, ref_rate)
 
 
 GRID = 4

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 
 from sample_streams import scene
@@ -21,6 +22,7 @@ TamperReason = Literal["blackout", "covered", "defocus", "moved", "frozen"]
 FPS = 15
 WIDTH, HEIGHT = 1280, 720
 SUB_WIDTH, SUB_HEIGHT = 640, 360
+NIGHT_MOVER_LIGHT = 0.55
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,9 @@ class ClipSpec:
     tamper: tuple[Tamper, ...] = ()
     night: bool = False
     noise_sigma: float = 2.5
+    # Blotchy low-frequency noise (1/8 resolution), which survives encoding as a low-light
+    # camera's shimmer does; fine per-pixel noise is mostly smoothed away by the encoder.
+    grain_sigma: float = 0.0
     drift_amplitude: float = 0.06
     drift_period_s: float = 37.0
     switch_gain: float = 0.45
@@ -79,6 +84,12 @@ def render(spec: ClipSpec, width: int = WIDTH, height: int = HEIGHT) -> Iterator
         episode = _tamper_at(spec, t)
         # Noise is drawn every frame, so a frozen episode does not shift later frames' noise.
         noise = rng.standard_normal((height, width, 3), dtype=np.float32) * spec.noise_sigma
+        if spec.grain_sigma > 0:
+            coarse = rng.standard_normal(
+                (max(1, height // 8), max(1, width // 8)), dtype=np.float32
+            )
+            grain = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
+            noise += (grain * spec.grain_sigma)[..., None]
         if episode is not None and episode.reason == "frozen":
             if frozen is None:
                 frozen = _compose(spec, background, lights, sprites, t, noise, None)
@@ -98,9 +109,13 @@ def _compose(
     episode: Tamper | None,
 ) -> np.ndarray:
     img = background.copy()
-    for mover, sprite in zip(spec.movers, sprites, strict=True):
-        scene.paste_mover(img, mover, sprite, t)
+    if not spec.night:
+        for mover, sprite in zip(spec.movers, sprites, strict=True):
+            scene.paste_mover(img, mover, sprite, t)
     img = img * _gain(spec, t) + lights
+    if spec.night:  # people walk under the street lamps: lit well above the dark scene
+        for mover, sprite in zip(spec.movers, sprites, strict=True):
+            scene.paste_mover(img, mover, sprite, t, light=NIGHT_MOVER_LIGHT)
     if episode is not None:
         if episode.reason == "blackout":
             img = np.full_like(img, 3.0)
@@ -116,7 +131,9 @@ def _compose(
     return out
 
 
-def motion_intervals(spec: ClipSpec, width: int = WIDTH, height: int = HEIGHT) -> list[dict[str, Any]]:
+def motion_intervals(
+    spec: ClipSpec, width: int = WIDTH, height: int = HEIGHT
+) -> list[dict[str, Any]]:
     """Per mover, the span of frames in which any of it is inside the picture."""
     result = []
     for mover in spec.movers:
@@ -168,9 +185,19 @@ def ground_truth(spec: ClipSpec, width: int = WIDTH, height: int = HEIGHT) -> di
     }
 
 
-def _walkers(seed: int, starts: list[float], lanes: list[str], speeds: list[float]) -> tuple[Mover, ...]:
+def _walkers(
+    seed: int, starts: list[float], lanes: list[str], speeds: list[float]
+) -> tuple[Mover, ...]:
     return tuple(
-        Mover("person", lane, start, speed, direction=1 if i % 2 == 0 else -1, scale=0.9 + 0.05 * (i % 4), seed=seed + i)
+        Mover(
+            "person",
+            lane,
+            start,
+            speed,
+            direction=1 if i % 2 == 0 else -1,
+            scale=0.9 + 0.05 * (i % 4),
+            seed=seed + i,
+        )
         for i, (start, lane, speed) in enumerate(zip(starts, lanes, speeds, strict=True))
     )
 
@@ -178,11 +205,17 @@ def _walkers(seed: int, starts: list[float], lanes: list[str], speeds: list[floa
 def catalogue() -> dict[str, ClipSpec]:
     """The committed sample clips, by name."""
     quiet = ClipSpec(
-        "quiet", seed=101, duration_s=30.0, drift_amplitude=0.10, drift_period_s=30.0,
+        "quiet",
+        seed=101,
+        duration_s=30.0,
+        drift_amplitude=0.10,
+        drift_period_s=30.0,
         notes="Static scene: sensor noise and slow light drift (+-10%, 30 s period); no motion.",
     )
     people = ClipSpec(
-        "people", seed=202, duration_s=40.0,
+        "people",
+        seed=202,
+        duration_s=40.0,
         movers=_walkers(
             2020,
             [2.0, 9.0, 15.0, 24.0, 27.0],
@@ -192,7 +225,9 @@ def catalogue() -> dict[str, ClipSpec]:
         notes="Five people crossing at different times, speeds and distances; quiet gaps between.",
     )
     cars = ClipSpec(
-        "cars", seed=303, duration_s=40.0,
+        "cars",
+        seed=303,
+        duration_s=40.0,
         movers=(
             Mover("car", "road_near", 3.0, 0.45, 1, 1.0, 3030),
             Mover("car", "road_far", 10.0, 0.30, -1, 0.9, 3031),
@@ -203,7 +238,10 @@ def catalogue() -> dict[str, ClipSpec]:
         notes="Cars at different speeds on two lanes, plus two pedestrians.",
     )
     lightswitch = ClipSpec(
-        "lightswitch", seed=404, duration_s=36.0, switches=(8.0, 18.0),
+        "lightswitch",
+        seed=404,
+        duration_s=36.0,
+        switches=(8.0, 18.0),
         movers=(Mover("person", "walkway", 27.0, 0.18, 1, 1.0, 4040),),
         notes="Lights drop to 45% at the first switch and come back at the second, no motion; "
         "one person crosses later.",
@@ -215,12 +253,19 @@ def catalogue() -> dict[str, ClipSpec]:
         for i, reason in enumerate(reasons)
     )
     tamper = ClipSpec(
-        "tamper", seed=505, duration_s=lead + len(reasons) * (length + gap),
+        "tamper",
+        seed=505,
+        duration_s=lead + len(reasons) * (length + gap),
         tamper=episodes,
         notes="One 8 s episode per tamper reason with clean 4 s gaps; no movers.",
     )
     night = ClipSpec(
-        "night", seed=606, duration_s=30.0, night=True, noise_sigma=7.0,
+        "night",
+        seed=606,
+        duration_s=30.0,
+        night=True,
+        noise_sigma=7.0,
+        grain_sigma=5.0,
         movers=(Mover("person", "walkway", 12.0, 0.12, 1, 1.0, 6060),),
         notes="Dark noisy scene (20% light, lit windows and lamps); one person.",
     )

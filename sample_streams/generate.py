@@ -24,7 +24,17 @@ import subprocess
 import time
 from pathlib import Path
 
-from sample_streams.clips import FPS, HEIGHT, SUB_HEIGHT, SUB_WIDTH, WIDTH, ClipSpec, catalogue, ground_truth, render
+from sample_streams.clips import (
+    FPS,
+    HEIGHT,
+    SUB_HEIGHT,
+    SUB_WIDTH,
+    WIDTH,
+    ClipSpec,
+    catalogue,
+    ground_truth,
+    render,
+)
 
 log = logging.getLogger("sample_streams.generate")
 
@@ -32,29 +42,79 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "clips"
 GOP = 20
 # Rate caps keep the committed clips small (the whole set is a few MB) while CRF keeps
 # quality sensible; the noise grain is mostly smoothed away at these rates, as in real cameras.
-MAIN_RATE = ("-crf", "27", "-maxrate", "500k", "-bufsize", "1000k")
-SUB_RATE = ("-crf", "27", "-maxrate", "160k", "-bufsize", "320k")
+MAX_KBPS = {"main": 500, "sub": 160}
+DEFAULT_CRF = 27
+# Per-clip CRF overrides (none needed so far: the night grain is coarse enough to survive).
+CRF: dict[str, int] = {}
 
 
-def _x264_args(rate: tuple[str, ...]) -> list[str]:
+def _x264_args(crf: int, max_kbps: int) -> list[str]:
+    rate = ["-crf", str(crf), "-maxrate", f"{max_kbps}k", "-bufsize", f"{2 * max_kbps}k"]
     return [
-        "-c:v", "libx264", "-preset", "medium", "-profile:v", "main", "-pix_fmt", "yuv420p",
-        "-g", str(GOP), "-keyint_min", str(GOP), "-sc_threshold", "0", "-bf", "0",
-        "-threads", "2", *rate, "-movflags", "+faststart", "-an",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "medium",
+        "-profile:v",
+        "main",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        str(GOP),
+        "-keyint_min",
+        str(GOP),
+        "-sc_threshold",
+        "0",
+        "-bf",
+        "0",
+        "-threads",
+        "2",
+        *rate,
+        "-movflags",
+        "+faststart",
+        "-an",
     ]
 
 
-def ffmpeg_command(main: Path, sub: Path, width: int, height: int, sub_width: int, sub_height: int) -> list[str]:
+def ffmpeg_command(
+    main: Path,
+    sub: Path,
+    width: int,
+    height: int,
+    sub_width: int,
+    sub_height: int,
+    crf: int = DEFAULT_CRF,
+) -> list[str]:
     """The ffmpeg command line that reads raw BGR frames on stdin and writes both streams."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise RuntimeError("ffmpeg not found on PATH")
     return [
-        ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", str(FPS), "-i", "-",
-        "-filter_complex", f"[0:v]split=2[m][s];[s]scale={sub_width}:{sub_height}:flags=area[sub]",
-        "-map", "[m]", *_x264_args(MAIN_RATE), str(main),
-        "-map", "[sub]", *_x264_args(SUB_RATE), str(sub),
+        ffmpeg,
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "bgr24",
+        "-s",
+        f"{width}x{height}",
+        "-r",
+        str(FPS),
+        "-i",
+        "-",
+        "-filter_complex",
+        f"[0:v]split=2[m][s];[s]scale={sub_width}:{sub_height}:flags=area[sub]",
+        "-map",
+        "[m]",
+        *_x264_args(crf, MAX_KBPS["main"]),
+        str(main),
+        "-map",
+        "[sub]",
+        *_x264_args(crf, MAX_KBPS["sub"]),
+        str(sub),
     ]
 
 
@@ -70,7 +130,10 @@ def encode_clip(
     clip_dir.mkdir(parents=True, exist_ok=True)
     truth = ground_truth(spec, width, height)
     truth["sub_width"], truth["sub_height"] = sub_size
-    cmd = ffmpeg_command(clip_dir / "main.mp4", clip_dir / "sub.mp4", width, height, *sub_size)
+    crf = CRF.get(spec.name, DEFAULT_CRF)
+    cmd = ffmpeg_command(
+        clip_dir / "main.mp4", clip_dir / "sub.mp4", width, height, *sub_size, crf=crf
+    )
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdin is not None
@@ -88,16 +151,30 @@ def encode_clip(
         raise RuntimeError(f"ffmpeg failed for {spec.name}: {err.decode(errors='replace').strip()}")
     (clip_dir / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     sizes = {p.name: p.stat().st_size for p in sorted(clip_dir.glob("*.mp4"))}
-    log.info("%s: %d frames in %.1f s, sizes %s", spec.name, spec.frames, time.monotonic() - started, sizes)
+    log.info(
+        "%s: %d frames in %.1f s, sizes %s",
+        spec.name,
+        spec.frames,
+        time.monotonic() - started,
+        sizes,
+    )
     return clip_dir
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sample_streams.generate", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
-    parser.add_argument("--only", action="append", default=[], metavar="NAME", help="only this clip (repeatable)")
+    parser = argparse.ArgumentParser(
+        prog="python -m sample_streams.generate", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="NAME", help="only this clip (repeatable)"
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     specs = catalogue()
     unknown = [n for n in args.only if n not in specs]
     if unknown:

@@ -3,7 +3,8 @@
 Run with the SYSTEM python (stdlib + gi only), from the repository root:
 
     PYTHONPATH=. /usr/bin/python3 -m sample_streams.rtsp_sim --port 8554 --cameras 8
-    PYTHONPATH=. /usr/bin/python3 -m sample_streams.rtsp_sim --camera cam001=people --camera cam002=cars
+    PYTHONPATH=. /usr/bin/python3 -m sample_streams.rtsp_sim --camera cam001=people \
+        --camera cam002=cars
 
 Mounts: `/<camera>/main` (1280x720) and `/<camera>/sub` (640x360) per camera, looping for
 ever at real-time pace (see sim_media for the time model), plus `/corrupt/main` and
@@ -49,16 +50,23 @@ log = logging.getLogger("rtsp_sim")
 CLIPS_DIR = Path(__file__).resolve().parent / "clips"
 STREAMS = ("main", "sub")
 LAUNCH = (
-    "( appsrc name=src is-live=true format=time do-timestamp=false max-buffers=45 leaky-type=downstream "
-    "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+    "( appsrc name=src is-live=true format=time do-timestamp=false max-buffers=45 "
+    "leaky-type=downstream ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
 )
 
 
 class Simulator:
     """The RTSP server, its cameras and their on/off-air state; all methods run on the GLib loop."""
 
-    def __init__(self, clips: dict[tuple[str, str], Clip], cameras: dict[str, str], host: str, port: int,
-                 corrupt_source: str, stagger_s: float) -> None:
+    def __init__(
+        self,
+        clips: dict[tuple[str, str], Clip],
+        cameras: dict[str, str],
+        host: str,
+        port: int,
+        corrupt_source: str,
+        stagger_s: float,
+    ) -> None:
         fps = next(iter(clips.values())).fps
         self.clips = clips
         self.cameras = cameras
@@ -82,7 +90,9 @@ class Simulator:
             frames = clips[(clip_name, "sub")].frames
             self.offsets[cam] = int(k * stagger_s * fps) % frames
             for stream in STREAMS:
-                self._add_factory(f"/{cam}/{stream}", cam, clips[(clip_name, stream)], self.offsets[cam])
+                self._add_factory(
+                    f"/{cam}/{stream}", cam, clips[(clip_name, stream)], self.offsets[cam]
+                )
         for stream in STREAMS:
             bad = corrupt_clip(clips[(corrupt_source, stream)])
             self._add_factory(f"/corrupt/{stream}", "corrupt", bad, 0)
@@ -95,10 +105,14 @@ class Simulator:
         self.factories[path] = factory
         self.mounts.add_factory(path, factory)
 
-    def _on_configure(self, _factory: Any, media: Any, path: str, camera: str, clip: Clip, offset: int) -> None:
+    def _on_configure(
+        self, _factory: Any, media: Any, path: str, camera: str, clip: Clip, offset: int
+    ) -> None:
         appsrc = media.get_element().get_by_name("src")
         appsrc.set_property("caps", Gst.Caps.from_string(clip.caps))
-        token = self.feeder.add(Feed(key=path, camera=camera, clip=clip, offset_frames=offset, appsrc=appsrc))
+        token = self.feeder.add(
+            Feed(key=path, camera=camera, clip=clip, offset_frames=offset, appsrc=appsrc)
+        )
         media.connect("unprepared", lambda _m: self.feeder.remove(token))
 
     def start(self) -> int:
@@ -176,14 +190,19 @@ class Simulator:
             # (floor((t - epoch_unix) * fps) + offset_s * fps) mod frames.
             "epoch_unix": time.time() - (time.monotonic() - self.feeder.epoch),
             "cameras": {
-                cam: {"clip": clip, "offset_s": self.offsets[cam] / fps,
-                      "main": f"{base}/{cam}/main", "sub": f"{base}/{cam}/sub"}
+                cam: {
+                    "clip": clip,
+                    "offset_s": self.offsets[cam] / fps,
+                    "main": f"{base}/{cam}/main",
+                    "sub": f"{base}/{cam}/sub",
+                }
                 for cam, clip in self.cameras.items()
             },
             "corrupt": {s: f"{base}/corrupt/{s}" for s in STREAMS},
             "clips": {
                 name: {"frames": clip.frames, "duration_s": clip.duration_s}
-                for (name, stream), clip in self.clips.items() if stream == "sub"
+                for (name, stream), clip in self.clips.items()
+                if stream == "sub"
             },
         }
 
@@ -251,18 +270,33 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rtsp_sim", description="RTSP camera simulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8554, help="RTSP port, 0 = any free port")
-    parser.add_argument("--control-port", type=int, default=0, help="control port on 127.0.0.1, 0 = free")
-    parser.add_argument("--cameras", type=int, default=None, help="add cam1..camN (default 8 if no --camera)")
+    parser.add_argument(
+        "--control-port", type=int, default=0, help="control port on 127.0.0.1, 0 = free"
+    )
+    parser.add_argument(
+        "--cameras", type=int, default=None, help="add cam1..camN (default 8 if no --camera)"
+    )
     parser.add_argument("--camera", action="append", default=[], metavar="ID=CLIP")
     parser.add_argument("--clips-dir", type=Path, default=CLIPS_DIR)
-    parser.add_argument("--clips", default="", help="comma list of clips for round-robin (default: all)")
-    parser.add_argument("--corrupt-source", default="", help="clip the corrupt mounts damage (default people)")
-    parser.add_argument("--stagger-s", type=float, default=7.0,
-                        help="each further camera on the same clip runs this many seconds ahead")
+    parser.add_argument(
+        "--clips", default="", help="comma list of clips for round-robin (default: all)"
+    )
+    parser.add_argument(
+        "--corrupt-source", default="", help="clip the corrupt mounts damage (default people)"
+    )
+    parser.add_argument(
+        "--stagger-s",
+        type=float,
+        default=7.0,
+        help="each further camera on the same clip runs this many seconds ahead",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     Gst.init(None)
 
     available = sorted(p.name for p in args.clips_dir.iterdir() if (p / "sub.mp4").exists())
@@ -277,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     needed = set(cameras.values()) | {corrupt_source}
     clips = {
         (name, s): load_clip(name, args.clips_dir / name / f"{s}.mp4", fps=15)
-        for name in sorted(needed) for s in STREAMS
+        for name in sorted(needed)
+        for s in STREAMS
     }
     sim = Simulator(clips, cameras, args.host, args.port, corrupt_source, args.stagger_s)
     loop = GLib.MainLoop()
@@ -295,8 +330,13 @@ def main(argv: list[str] | None = None) -> int:
         info["control_port"] = control.server_address[1]
         sys.stdout.write("READY " + json.dumps(info) + "\n")
         sys.stdout.flush()
-        log.info("serving %d cameras on rtsp://%s:%d, control on %d", len(cameras), args.host, port,
-                 info["control_port"])
+        log.info(
+            "serving %d cameras on rtsp://%s:%d, control on %d",
+            len(cameras),
+            args.host,
+            port,
+            info["control_port"],
+        )
         loop.run()
     finally:
         log.info("stopping")

@@ -61,7 +61,9 @@ def make_background(seed: int, width: int, height: int, night: bool = False) -> 
         bw = int(rng.integers(w // 10, w // 5))
         top = int(rng.integers(int(0.08 * h), int(0.35 * h)))
         tone = rng.uniform(110, 190)
-        color = np.array([tone * rng.uniform(0.85, 1.0), tone * rng.uniform(0.9, 1.0), tone], np.float32)
+        color = np.array(
+            [tone * rng.uniform(0.85, 1.0), tone * rng.uniform(0.9, 1.0), tone], np.float32
+        )
         x0, x1 = max(x, 0), min(x + bw, w)
         if x1 > x0:
             img[top:horizon, x0:x1] = color
@@ -137,10 +139,15 @@ class Sprite:
     alpha: Image
 
 
-def _shaded(mask: npt.NDArray[np.uint8], color: tuple[float, float, float], rng: np.random.Generator) -> Image:
+def _shaded(
+    mask: npt.NDArray[np.uint8], color: tuple[float, ...], rng: np.random.Generator
+) -> Image:
     h, w = mask.shape
     tex = _value_noise(rng, h, w, octaves=3) if h > 4 and w > 4 else np.zeros((h, w), np.float32)
-    light = np.linspace(1.15, 0.75, h, dtype=np.float32)[:, None] * np.linspace(0.9, 1.1, w, dtype=np.float32)[None, :]
+    light = (
+        np.linspace(1.15, 0.75, h, dtype=np.float32)[:, None]
+        * np.linspace(0.9, 1.1, w, dtype=np.float32)[None, :]
+    )
     out = np.array(color, np.float32)[None, None, :] * (light * (1 + 0.12 * tex))[..., None]
     return out * (mask[..., None] > 0)
 
@@ -148,13 +155,17 @@ def _shaded(mask: npt.NDArray[np.uint8], color: tuple[float, float, float], rng:
 def make_sprite(mover: Mover, frame_w: int, frame_h: int) -> Sprite:
     """Draw the mover once with shading and texture; people get two walking poses."""
     rng = np.random.default_rng(mover.seed)
-    foot, height_frac = LANES[mover.lane]
+    _foot, height_frac = LANES[mover.lane]
     if mover.kind == "person":
         sh = max(6, int(height_frac * frame_h * mover.scale))
         sw = max(3, sh * 2 // 5)
         shirt = tuple(float(c) for c in rng.uniform(30, 220, 3))
         pants = tuple(float(c) for c in rng.uniform(20, 90, 3))
-        skin = (float(rng.uniform(80, 140)), float(rng.uniform(120, 170)), float(rng.uniform(170, 215)))
+        skin = (
+            float(rng.uniform(80, 140)),
+            float(rng.uniform(120, 170)),
+            float(rng.uniform(170, 215)),
+        )
         frames, alpha_acc = [], np.zeros((sh, sw), np.float32)
         for pose in (0, 1):
             body = np.zeros((sh, sw), np.uint8)
@@ -162,10 +173,14 @@ def make_sprite(mover: Mover, frame_w: int, frame_h: int) -> Sprite:
             head = np.zeros((sh, sw), np.uint8)
             r = max(1, sh // 12)
             cv2.circle(head, (sw // 2, r + 1), r, 255, -1)
-            cv2.ellipse(body, (sw // 2, int(sh * 0.38)), (sw // 3, int(sh * 0.2)), 0, 0, 360, 255, -1)
+            cv2.ellipse(
+                body, (sw // 2, int(sh * 0.38)), (sw // 3, int(sh * 0.2)), 0, 0, 360, 255, -1
+            )
             spread = sw // 5 if pose else sw // 12
             for dx in (-spread, spread):
-                cv2.line(legs, (sw // 2, int(sh * 0.55)), (sw // 2 + dx, sh - 1), 255, max(1, sw // 6))
+                cv2.line(
+                    legs, (sw // 2, int(sh * 0.55)), (sw // 2 + dx, sh - 1), 255, max(1, sw // 6)
+                )
             img = _shaded(body, shirt, rng) + _shaded(legs, pants, rng) * (body[..., None] == 0)
             img = img * (head[..., None] == 0) + _shaded(head, skin, rng)
             mask = ((body | legs | head) > 0).astype(np.float32)
@@ -181,7 +196,9 @@ def make_sprite(mover: Mover, frame_w: int, frame_h: int) -> Sprite:
     cv2.rectangle(car, (int(sw * 0.2), 0), (int(sw * 0.78), int(sh * 0.4)), 255, -1)
     img = _shaded(car, paint, rng)
     glass = np.zeros((sh, sw), np.uint8)
-    cv2.rectangle(glass, (int(sw * 0.25), int(sh * 0.07)), (int(sw * 0.73), int(sh * 0.33)), 255, -1)
+    cv2.rectangle(
+        glass, (int(sw * 0.25), int(sh * 0.07)), (int(sw * 0.73), int(sh * 0.33)), 255, -1
+    )
     img = np.where(glass[..., None] > 0, _shaded(glass, (90, 80, 70), rng), img)
     wheels = np.zeros((sh, sw), np.uint8)
     for wx in (int(sw * 0.2), int(sw * 0.8)):
@@ -191,17 +208,22 @@ def make_sprite(mover: Mover, frame_w: int, frame_h: int) -> Sprite:
     return Sprite(frames=[np.dstack([img, mask])], alpha=mask)
 
 
-def mover_box(mover: Mover, sprite: Sprite, t: float, frame_w: int, frame_h: int) -> tuple[int, int, int, int]:
+def mover_box(
+    mover: Mover, sprite: Sprite, t: float, frame_w: int, frame_h: int
+) -> tuple[int, int, int, int]:
     """The mover's (x0, y0, x1, y1) in frame pixels at time t (may lie outside the frame)."""
     sh, sw = sprite.alpha.shape
     foot = int(LANES[mover.lane][0] * frame_h)
     travelled = (t - mover.enter_s) * mover.speed * frame_w
-    x0 = int(round(-sw + travelled)) if mover.direction > 0 else int(round(frame_w - travelled))
+    x0 = round(-sw + travelled) if mover.direction > 0 else round(frame_w - travelled)
     return x0, foot - sh, x0 + sw, foot
 
 
-def paste_mover(img: Image, mover: Mover, sprite: Sprite, t: float) -> bool:
-    """Composite the mover into img at time t; returns whether any pixel landed in frame."""
+def paste_mover(img: Image, mover: Mover, sprite: Sprite, t: float, light: float = 1.0) -> bool:
+    """Composite the mover into img at time t; returns whether any pixel landed in frame.
+
+    `light` scales the mover's own colours (a person under a street lamp at night).
+    """
     h, w = img.shape[:2]
     x0, y0, x1, y1 = mover_box(mover, sprite, t, w, h)
     cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
@@ -217,14 +239,14 @@ def paste_mover(img: Image, mover: Mover, sprite: Sprite, t: float) -> bool:
     sy0, sy1 = max(y1 - shadow_h, 0), min(y1 + shadow_h, h)
     if sy1 > sy0:
         img[sy0:sy1, cx0:cx1] *= 0.75
-    img[cy0:cy1, cx0:cx1] = alpha * part[..., :3] + (1 - alpha) * img[cy0:cy1, cx0:cx1]
+    img[cy0:cy1, cx0:cx1] = alpha * light * part[..., :3] + (1 - alpha) * img[cy0:cy1, cx0:cx1]
     return True
 
 
 def defocus(img: Image) -> Image:
     """Strong optical blur, as from a turned focus ring or a smeared lens."""
     sigma = max(2.0, img.shape[0] / 50)
-    return cv2.GaussianBlur(img, (0, 0), sigmaX=sigma)
+    return np.asarray(cv2.GaussianBlur(img, (0, 0), sigmaX=sigma), dtype=np.float32)
 
 
 def covered(img: Image) -> Image:
@@ -235,7 +257,7 @@ def covered(img: Image) -> Image:
     small = cv2.GaussianBlur(small, (0, 0), sigmaX=max(1.0, h / 96))
     blurred = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     tint = np.array([0.7, 0.85, 1.0], np.float32)
-    return blurred * 0.12 * tint + 6.0
+    return np.asarray(blurred * 0.12 * tint + 6.0, dtype=np.float32)
 
 
 def moved(img: Image, angle_deg: float = 7.0, shift: float = 0.09) -> Image:
@@ -244,4 +266,7 @@ def moved(img: Image, angle_deg: float = 7.0, shift: float = 0.09) -> Image:
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.08)
     matrix[0, 2] += shift * w
     matrix[1, 2] -= shift * h * 0.6
-    return cv2.warpAffine(img, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    warped = cv2.warpAffine(
+        img, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
+    return np.asarray(warped, dtype=np.float32)

@@ -27,8 +27,11 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstApp", "1.0")
-from gi.repository import GLib, Gst  # noqa: E402
-from gi.repository import GstApp  # noqa: E402, F401  (gives appsrc elements push_buffer)
+from gi.repository import (  # noqa: E402
+    GLib,
+    Gst,
+    GstApp,  # noqa: F401  (gives appsrc elements push_buffer)
+)
 
 log = logging.getLogger("rtsp_sim.media")
 
@@ -136,7 +139,13 @@ def corrupt_clip(clip: Clip, seed: int = 1234, rate: float = 0.02) -> Clip:
             noise = bytes(rng.randrange(1, 256) for _ in range(len(data) // 2 + 8))
             data = bytearray(b"\x00\x00\x00\x01\x41" + noise)  # a "P slice" of noise
         units.append(GLib.Bytes.new(bytes(data)))
-    return Clip(name=f"{clip.name}-corrupt", caps=clip.caps, fps=clip.fps, units=units, keyframes=clip.keyframes)
+    return Clip(
+        name=f"{clip.name}-corrupt",
+        caps=clip.caps,
+        fps=clip.fps,
+        units=units,
+        keyframes=clip.keyframes,
+    )
 
 
 @dataclass

@@ -61,12 +61,25 @@ class RtspSimulator:
         log_level: str = "INFO",
         log_file: Path | None = None,
     ) -> None:
-        self._cmd = [python, "-m", "sample_streams.rtsp_sim", "--host", host, "--port", str(port),
-                     "--stagger-s", str(stagger_s), "--log-level", log_level]
+        self._cmd = [
+            python,
+            "-m",
+            "sample_streams.rtsp_sim",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--stagger-s",
+            str(stagger_s),
+            "--log-level",
+            log_level,
+        ]
         if isinstance(cameras, int):
             self._cmd += ["--cameras", str(cameras)]
         else:
-            self._cmd += [arg for cam, clip in cameras.items() for arg in ("--camera", f"{cam}={clip}")]
+            self._cmd += [
+                arg for cam, clip in cameras.items() for arg in ("--camera", f"{cam}={clip}")
+            ]
         if clips:
             self._cmd += ["--clips", ",".join(clips)]
         if clips_dir is not None:
@@ -88,19 +101,29 @@ class RtspSimulator:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "VIRTUAL_ENV")}
         env["PYTHONPATH"] = str(REPO_ROOT)
         self._proc = subprocess.Popen(
-            self._cmd, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True,
+            self._cmd,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
-        self._stderr_thread = threading.Thread(target=self._pump_stderr, args=(self._proc,),
-                                               name="rtsp-sim-stderr", daemon=True)
+        self._stderr_thread = threading.Thread(
+            target=self._pump_stderr, args=(self._proc,), name="rtsp-sim-stderr", daemon=True
+        )
         self._stderr_thread.start()
         try:
             self.info = self._wait_ready()
         except BaseException:
             self.stop()
             raise
-        log.info("RTSP simulator pid %d serving %d cameras on port %d", self._proc.pid,
-                 len(self.cameras), self.port)
+        log.info(
+            "RTSP simulator pid %d serving %d cameras on port %d",
+            self._proc.pid,
+            len(self.cameras),
+            self.port,
+        )
         return self
 
     def _pump_stderr(self, proc: subprocess.Popen[bytes]) -> None:
@@ -135,7 +158,7 @@ class RtspSimulator:
                 for line in buffer.split(b"\n")[:-1]:
                     text = line.decode(errors="replace")
                     if text.startswith(READY_PREFIX):
-                        info: dict[str, Any] = json.loads(text[len(READY_PREFIX):])
+                        info: dict[str, Any] = json.loads(text[len(READY_PREFIX) :])
                         return info
             elif self._proc.poll() is not None:
                 break
@@ -169,8 +192,12 @@ class RtspSimulator:
     def __enter__(self) -> RtspSimulator:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     @property
@@ -215,7 +242,9 @@ class RtspSimulator:
         clip = self.info["clips"][cam["clip"]]
         fps = int(self.info["fps"])
         now = time.time() if at_unix is None else at_unix
-        frame = math.floor((now - float(self.info["epoch_unix"])) * fps) + round(float(cam["offset_s"]) * fps)
+        frame = math.floor((now - float(self.info["epoch_unix"])) * fps) + round(
+            float(cam["offset_s"]) * fps
+        )
         return (frame % int(clip["frames"])) / fps
 
     def clip_dir(self, camera_id: str) -> Path:

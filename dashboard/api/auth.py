@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dashboard.audit import record_audit
 from dashboard.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS
-from dashboard.deps import AnyRoleDep, StateDep, client_ip
+from dashboard.deps import AnyRoleDep, StateDep, client_ip, principal_from_request
 from dashboard.pages import ROLE_HOME, login_page, safe_next
 
 router = APIRouter(tags=["auth"])
@@ -48,6 +48,10 @@ async def login(
 @router.post("/auth/logout", summary="Sign out (clears the session cookie)",
              response_class=RedirectResponse, status_code=303)
 async def logout(request: Request, state: StateDep) -> Response:
+    principal = principal_from_request(request, state, None)
+    if principal is not None:
+        await run_in_threadpool(record_audit, state, principal.name, principal.role.value,
+                                "auth.logout", "", {}, client_ip(request))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")

@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -49,6 +50,10 @@ from dashboard.export.segments import (
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
+SPACE_FACTOR = 2.1  # master + working copy (same bytes, remuxed) + manifest
+SPACE_FACTOR_ZIP = 4.2  # and the stored zip of both
+GAP_NOTE = ("the working copy plays continuously across the gaps listed; "
+            "wall-clock times are those of the segments")
 FFMPEG_TIMEOUT_SECONDS = 600.0
 Progress = Callable[[float, str], None]
 
@@ -179,6 +184,12 @@ class Exporter:
                              segment_seconds=self.segment_seconds) for c in cameras]
         total = max(1, sum(s.total_bytes for s in selections))
         directory.mkdir(parents=True, exist_ok=False)
+        needed = int(total * (SPACE_FACTOR_ZIP if len(cameras) > 1 else SPACE_FACTOR))
+        free = shutil.disk_usage(directory).free
+        if free < needed:
+            directory.rmdir()
+            raise ExportRefusedError(f"not enough disk space for the export: about "
+                                     f"{needed / 1e9:.2f} GB needed, {free / 1e9:.2f} GB free")
         done = 0
 
         def advance(n: int, phase: str) -> None:
@@ -286,8 +297,11 @@ class Exporter:
             duration_seconds=round(seconds, 3),
             requested_start=request.start, keyframe_forced_earlier_start=first.keyframe_forced,
             keyframe_lead_seconds=round(lead, 3))
+        inside = [g for g in base.gaps if copied[0].start < g.start and g.end <= copied[-1].end]
+        notes = [GAP_NOTE] if inside else []
         if stderr:
-            base.note = f"ffmpeg said: {stderr[-500:]}"
+            notes.append(f"ffmpeg said: {stderr[-500:]}")
+        base.note = "; ".join(notes) or None
         return base
 
     def _remux_command(self, camera: Camera, start: datetime, duration: float,

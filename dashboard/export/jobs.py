@@ -3,10 +3,11 @@ request checked against the limits before any work starts and audited."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ class ExportManager:
         self._lock = threading.Lock()
         self._status: dict[str, ExportStatus] = {}
         self._futures: dict[str, Future[None]] = {}
+        self._asked: dict[str, tuple[ExportRequest, str, str | None]] = {}
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=self.limits.max_concurrent,
                                         thread_name_prefix="export")
@@ -92,6 +94,7 @@ class ExportManager:
                     start=request.start, end=request.end, created_at=utcnow(),
                     directory=str(export_dir(self.exports_root, export_id)))
                 self._status[export_id] = status
+                self._asked[export_id] = (request, role, ip)
         except ExportRefusedError as exc:
             self.audit.record(request.requester, role, "export.refused", request.case_id,
                               {"reason": str(exc), "request": _request_details(request)}, ip)
@@ -138,7 +141,8 @@ class ExportManager:
         with self._lock:
             future = self._futures.get(export_dir(self.exports_root, export_id).name)
         if future is not None:
-            future.exception(timeout=timeout)
+            with contextlib.suppress(CancelledError, TimeoutError):
+                future.exception(timeout=timeout)
         return self.status(export_id)
 
     def stop(self) -> None:
@@ -146,9 +150,10 @@ class ExportManager:
         self._stop.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
         with self._lock:
-            for status in self._status.values():
-                if status.state is ExportState.QUEUED:
-                    status.state, status.error = ExportState.FAILED, "cancelled at shutdown"
+            never_started = [i for i, s in self._status.items() if s.state is ExportState.QUEUED]
+        for export_id in never_started:
+            request, role, ip = self._asked[export_id]
+            self._finish_failed(export_id, request, role, ip, "cancelled at shutdown")
 
     close = stop
 

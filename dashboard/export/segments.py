@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from compoundeye.recordings import Interval, Segment, camera_dir, gaps, list_segments
+from compoundeye.recordings import (
+    Interval,
+    Segment,
+    UnsafePathError,
+    camera_dir,
+    gaps,
+    list_segments,
+)
+from compoundeye.site.models import is_valid_id
 
 TS_PACKET = 188
 TS_SYNC = 0x47
@@ -117,10 +125,17 @@ def select(
     """The segments of ``camera_id`` covering ``[start, end)``, each checked readable.
 
     ``want_sizes=False`` skips the size lookup (a search needs no sizes; an export does).
-    Raises :class:`compoundeye.recordings.UnsafePathError` for an id that is not safe.
+    Raises :class:`compoundeye.recordings.UnsafePathError` for an id that is not safe; a
+    well-formed id whose directory leads out of the root is one gap with that reason.
     """
     root = Path(os.path.realpath(recordings_root))
-    camera_dir(root, camera_id)
+    if not is_valid_id(camera_id):
+        raise UnsafePathError(f"invalid camera id {camera_id!r}")
+    try:
+        camera_dir(root, camera_id)
+    except UnsafePathError as exc:  # e.g. a camera directory symlinked out of the root
+        return Selection(camera_id, start, end, [], [], [],
+                         [GapSpan(start, end, f"recordings directory refused: {exc}")])
     found = list_segments(root, camera_id, start, end, segment_seconds=segment_seconds)
     good: list[Segment] = []
     sizes: list[int] = []

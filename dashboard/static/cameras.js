@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const { json, el, local, ago, pct, nav } = CE;
+  const { json, el, local, short, ago, pct, nav } = CE;
   const PAGE = 100;
   const $ = (id) => document.getElementById(id);
   let rows = [];
@@ -39,6 +39,11 @@
     const line = document.createElementNS(svgNS, "polyline");
     line.setAttribute("points", pts);
     svg.append(line);
+    const last = pts.split(" ").pop().split(",");
+    const dot = document.createElementNS(svgNS, "circle");  // the latest value (or the only one)
+    dot.setAttribute("cx", last[0]); dot.setAttribute("cy", last[1]); dot.setAttribute("r", "2");
+    dot.setAttribute("fill", "#5fa8d3");
+    svg.append(dot);
     return svg;
   }
 
@@ -64,7 +69,7 @@
       el("td", { title: r.reason || "" }, r.id, r.name && r.name !== r.id ? el("span", { class: "muted" }, ` ${r.name}`) : null),
       el("td", {}, r.building),
       el("td", {}, el("span", { class: `badge ${r.status}`, title: r.reason || "" }, r.status)),
-      el("td", {}, r.since ? `${local(r.since)} (${ago(r.since)})` : "—"),
+      el("td", { title: r.since ? local(r.since) : "" }, r.since ? `${short(r.since)} (${ago(r.since)})` : "—"),
       el("td", {}, r.last_frame ? ago(r.last_frame) : "—"),
       el("td", { class: "num" }, r.fps === null ? "—" : r.fps.toFixed(1)),
       el("td", { class: "num" }, pct(up24.cameras[r.id])),
@@ -90,8 +95,18 @@
       el("div", { class: "card" }, el("div", { class: "n" }, total), el("div", { class: "muted" }, "cameras")));
   }
 
+  async function refresh() {
+    try {
+      const data = await json("/api/cameras");
+      rows = data.cameras;
+      renderCards(data.counts, data.total);
+      render();
+    } catch (_) { /* keep the last view; the next refresh tries again */ }
+  }
+
   async function start() {
     await nav();
+    if (location.hash.length > 1) $("f-text").value = decodeURIComponent(location.hash.slice(1));
     const started = performance.now();
     const data = await json("/api/cameras");
     rows = data.cameras;
@@ -112,6 +127,7 @@
     }
     render();
     renderBuildings();
+    setInterval(refresh, 15000);
   }
   start();
 })();

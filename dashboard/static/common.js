@@ -87,7 +87,15 @@ const CE = (() => {
     return `${Math.floor(s / 86400)}d ago`;
   }
 
+  function short(ts) {
+    // Time only when it is today, date and time otherwise; the full stamp goes in a title.
+    if (!ts) return "—";
+    const d = new Date(ts);
+    if (isNaN(d)) return ts;
+    return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
+  }
+
   function pct(v) { return v === undefined || v === null ? "—" : (v * 100).toFixed(1) + "%"; }
 
-  return { api, json, el, nav, local, ago, pct, cookie };
+  return { api, json, el, nav, local, short, ago, pct, cookie };
 })();

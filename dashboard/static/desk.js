@@ -16,6 +16,7 @@
     if (muted) return;
     try {
       audio = audio || new AudioContext();
+      if (audio.state === "suspended") audio.resume();
       const now = audio.currentTime;
       [0, 0.25].forEach((offset, i) => {
         const osc = audio.createOscillator();
@@ -30,6 +31,13 @@
       });
     } catch (_) { /* no audio device: the red flash still shows */ }
   }
+  // Browsers only start audio after a gesture on this page: any click unlocks it.
+  document.addEventListener("click", () => {
+    try {
+      audio = audio || new AudioContext();
+      if (audio.state === "suspended") audio.resume();
+    } catch (_) { /* no audio */ }
+  });
   function showMute() {
     $("mute").textContent = muted ? "Sound off (P1)" : "Sound on (P1)";
     $("mute").setAttribute("aria-pressed", muted ? "true" : "false");
@@ -96,7 +104,11 @@
     const camSelect = el("select", { id: "clip-camera" },
       (a.cameras || []).map((c) => el("option", { value: c }, c)));
     const video = el("video", { id: "clip", controls: true, muted: true, playsinline: true,
-      preload: "metadata" });
+      autoplay: true, preload: "auto" });
+    const clipNote = el("div", { class: "muted", id: "clip-note" });
+    video.addEventListener("error", () => {
+      clipNote.textContent = "clip not available (yet): no recording of this window on disk";
+    });
     const setClip = () => {
       if (!a.cameras || !a.cameras.length || !a.clip_start) return;
       video.src = `/api/alerts/${encodeURIComponent(a.id)}/clip?camera=${encodeURIComponent(camSelect.value)}`;
@@ -126,7 +138,7 @@
       el("div", { class: "media" }, snapshot,
         a.cameras && a.cameras.length && a.clip_start
           ? el("div", {}, video, el("div", { class: "muted" }, "camera ", camSelect,
-            ` · ${local(a.clip_start)} → ${local(a.clip_end)}`))
+            ` · ${local(a.clip_start)} → ${local(a.clip_end)}`), clipNote)
           : el("div", { class: "muted" }, "no linked clip")),
       el("div", { class: "actions" },
         el("button", { id: "btn-ack", class: "primary", disabled: a.status !== "new",

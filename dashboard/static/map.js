@@ -19,7 +19,10 @@
     const k = Math.cos(((b.min_lat + b.max_lat) / 2) * Math.PI / 180);
     const w = Math.max((b.max_lon - b.min_lon) * k, 1e-6), h = Math.max(b.max_lat - b.min_lat, 1e-6);
     const scale = Math.min((W - 2 * PAD) / w, (H - 2 * PAD) / h);
-    return (lat, lon) => [PAD + (lon - b.min_lon) * k * scale, H - PAD - (lat - b.min_lat) * scale];
+    // Centre the plan: a compound laid out along one axis would otherwise hug an edge.
+    const dx = (W - 2 * PAD - w * scale) / 2, dy = (H - 2 * PAD - h * scale) / 2;
+    return (lat, lon) => [PAD + dx + (lon - b.min_lon) * k * scale,
+      H - PAD - dy - (lat - b.min_lat) * scale];
   }
 
   function show(kind, item) {
@@ -47,16 +50,36 @@
     const root = $("plan");
     root.setAttribute("viewBox", `0 0 ${W} ${H}`);
     if (!plan.bounds) { $("summary").textContent = "no coordinates configured"; return; }
-    const at = projector(plan.bounds);
+    const project = projector(plan.bounds);
+    // Devices configured at the same spot are fanned out on a small ring so each stays clickable.
+    const taken = new Map();
+    const at = (lat, lon) => {
+      const [x, y] = project(lat, lon);
+      const key = `${Math.round(x)}:${Math.round(y)}`;
+      const n = taken.get(key) || 0;
+      taken.set(key, n + 1);
+      if (n === 0) return [x, y];
+      const angle = n * 2.4;
+      return [x + 9 * Math.cos(angle), y + 9 * Math.sin(angle)];
+    };
     for (const b of plan.buildings) {
-      const [x1, y1] = at(b.max_lat, b.min_lon), [x2, y2] = at(b.min_lat, b.max_lon);
-      root.append(svg("rect", { class: "building", x: x1 - 8, y: y1 - 8, width: x2 - x1 + 16,
-        height: y2 - y1 + 16, rx: 4 }));
-      const label = svg("text", { class: "building-label", x: x1 - 6, y: y1 - 11 });
-      label.textContent = b.name;
-      root.append(label);
+      const [x1, y1] = project(b.max_lat, b.min_lon), [x2, y2] = project(b.min_lat, b.max_lon);
+      const box = svg("rect", { class: "building", x: x1 - 14, y: y1 - 14, width: x2 - x1 + 28,
+        height: y2 - y1 + 28, rx: 4 });
+      const name = svg("title", {});
+      name.textContent = `building ${b.name}`;
+      box.append(name);
+      root.append(box);
+      if (plan.buildings.length <= 60) {  // a whole compound's labels would be unreadable
+        const label = svg("text", { class: "building-label", x: x1 - 12, y: y1 - 17 });
+        label.textContent = b.name;
+        root.append(label);
+      }
     }
-    for (const c of plan.cameras) {
+    // Healthy cameras first, so a camera in trouble is drawn on top and never hidden.
+    const rank = { online: 0, degraded: 1, tampered: 2, offline: 3 };
+    const cameras = [...plan.cameras].sort((a, b) => (rank[a.status] || 0) - (rank[b.status] || 0));
+    for (const c of cameras) {
       const [x, y] = at(c.lat, c.lon);
       const dot = svg("circle", { cx: x, cy: y, r: 4, class: c.status, "data-camera": c.id });
       const title = svg("title", {});

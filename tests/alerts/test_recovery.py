@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -128,10 +129,13 @@ def test_two_processes_share_the_load_without_duplicates(services, redis_client,
         wait_until(lambda: group_done(redis_client), timeout=120)
         consumers = redis_client.xinfo_consumers(names.EVENTS_STREAM, names.ALERTS_GROUP)
     check_alerts(store)
-    processed = store.engine.connect().exec_driver_sql(
-        "SELECT count(*) FROM processed_events").scalar()
+    with store.reading() as conn:
+        processed = conn.exec_driver_sql("SELECT count(*) FROM processed_events").scalar()
     assert processed == TAMPERED + OFFLINE_CAMERAS * OFFLINE_EACH
     assert len(consumers) == 2
     store.close()
     text = log.read_text()
     assert "Traceback" not in text, text[-3000:]
+    handled = [int(m) for m in re.findall(r"alerting service stopped: \{'events': (\d+)", text)]
+    assert len(handled) == 2 and all(n > 0 for n in handled), handled
+    assert sum(handled) >= TOTAL

@@ -66,9 +66,12 @@ def _force_and_wait_stored(stack: Stack, door_id: str) -> None:
         client.close()
 
 
-def _signed_in(browser: Any, stack: Stack, role: str, path: str) -> Any:
+def _signed_in(browser: Any, stack: Stack, role: str, path: str,
+               init_script: str | None = None) -> Any:
     context = browser.new_context(viewport={"width": 1440, "height": 900},
                                   accept_downloads=True, timezone_id="UTC")
+    if init_script:
+        context.add_init_script(init_script)
     page = context.new_page()
     page.goto(f"{stack.base_url}{path}")
     assert "/login" in page.url  # every page asks for sign-in first
@@ -78,9 +81,20 @@ def _signed_in(browser: Any, stack: Stack, role: str, path: str) -> Any:
     return page
 
 
+# Counts the tones the page plays (an init script runs before the page's own scripts).
+COUNT_TONES = """
+window.__tones = 0;
+const original = AudioContext.prototype.createOscillator;
+AudioContext.prototype.createOscillator = function () {
+  window.__tones += 1;
+  return original.call(this);
+};
+"""
+
+
 def test_forced_door_reaches_the_desk_and_the_ack_is_audited(browser: Any,
                                                              stack: Stack) -> None:
-    page = _signed_in(browser, stack, "operator", "/")
+    page = _signed_in(browser, stack, "operator", "/", init_script=COUNT_TONES)
     page.wait_for_selector("#live .live-on", timeout=15_000)
     assert page.locator(".alert-item").count() == 0
 
@@ -89,6 +103,7 @@ def test_forced_door_reaches_the_desk_and_the_ack_is_audited(browser: Any,
     item.wait_for(timeout=15_000)  # pushed over SSE: no reload happened
     assert "p1" in (item.get_attribute("class") or "")
     assert item.get_attribute("data-status") == "new"
+    assert page.evaluate("() => window.__tones") == 2  # the two-tone cue of a priority 1
     page.screenshot(path=str(SCREENSHOTS / "desk-alert.png"))
 
     item.click()
@@ -106,11 +121,15 @@ def test_forced_door_reaches_the_desk_and_the_ack_is_audited(browser: Any,
 
     # The dashboard restarts; a door is forced while it is down. The page's EventSource
     # reconnects with Last-Event-ID and catches up without a reload.
+    # Muted first: the caught-up priority 1 alert then makes no sound.
+    page.click("#mute")
+    assert page.inner_text("#mute").startswith("Sound off")
     page.evaluate("() => { window.__noReload = true; }")
     stack.restart_dashboard(lambda: _force_and_wait_stored(stack, "door-B"))
     missed = page.locator(".alert-item", has_text="door-B").first
     missed.wait_for(timeout=20_000)
     assert page.evaluate("() => window.__noReload") is True
+    assert page.evaluate("() => window.__tones") == 2
     page.wait_for_selector("#live .live-on", timeout=10_000)
     page.screenshot(path=str(SCREENSHOTS / "desk-after-restart.png"))
     page.context.close()

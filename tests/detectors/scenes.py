@@ -56,5 +56,5 @@ class Scene:
             img[y0:y1:6, x0:x1] = (200, 180, 160)
         sigma = self.noise if noise is None else noise
         if sigma > 0:
-            img = img + self.rng.normal(0, sigma, img.shape).astype(np.float32)
+            img = img + self.rng.standard_normal(img.shape, dtype=np.float32) * sigma
         return np.asarray(np.clip(img, 0, 255), dtype=np.uint8)

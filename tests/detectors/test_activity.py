@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from compoundeye.names import activity_key
 from detectors.activity import ActivityBaseline, ActivityConfig, hour_of_week
 
 
@@ -99,12 +100,13 @@ def test_state_round_trip_through_strings_and_bytes():
 @pytest.mark.parametrize(
     "state",
     [
-        {"gate|10": "1,2"},
-        {"gate|999": "1,0.5,0.0"},
-        {"gate10": "1,0.5,0.0"},
-        {"gate|10": "x,0.5,0.0"},
-        {"gate|10": "1,0.5,-1"},
-        {"gate|10": "1,nan,0"},
+        {"gate": "10:1,2"},
+        {"gate": "999:1,0.5,0.0"},
+        {"gate": "10=1,0.5,0.0"},
+        {"gate": "10:x,0.5,0.0"},
+        {"gate": "10:1,0.5,-1"},
+        {"gate": "10:1,nan,0"},
+        {"a|b": "10:1,0.5,0.0"},
         {"_v": "99"},
     ],
 )
@@ -135,3 +137,23 @@ def test_welford_is_stable_and_round_trips(values):
     assert band[1] <= band[0] <= band[2]
     restored = ActivityBaseline.from_state("cam", baseline.to_state())
     assert restored.band("z", 0) == band
+
+
+def test_state_has_one_field_per_zone_and_survives_a_real_redis_hash(redis_client):
+    baseline = ActivityBaseline("cam7")
+    for week in range(5):
+        baseline.observe("gate", 20, 0.30 + 0.01 * week)
+        baseline.observe("lobby", 21, 0.05)
+    state = baseline.to_state()
+    assert set(state) == {"_v", "gate", "lobby"}
+    key = activity_key("cam7")
+    redis_client.hset(key, mapping=state)
+    restored = ActivityBaseline.from_state("cam7", redis_client.hgetall(key))
+    assert restored.band("gate", 20) == baseline.band("gate", 20)
+    assert restored.check("gate", 20, 0.95) == baseline.check("gate", 20, 0.95)
+    assert restored.check("gate", 20, 0.95) is not None
+    # Updating one zone writes one field.
+    restored.observe("lobby", 21, 0.06)
+    redis_client.hset(key, "lobby", restored.zone_state("lobby"))
+    again = ActivityBaseline.from_state("cam7", redis_client.hgetall(key))
+    assert again.band("lobby", 21) == restored.band("lobby", 21)

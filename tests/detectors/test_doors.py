@@ -6,8 +6,12 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detectors.doors import (
+    EVENT_KINDS,
+    RULES,
     DoorEvent,
     DoorEventError,
     DoorFinding,
@@ -297,8 +301,6 @@ def test_memory_is_bounded(clock):
 
 
 def test_rule_names_are_all_listed():
-    from detectors.doors import RULES
-
     assert set(RULES) == {
         "door_forced", "door_held", "door_denied_burst", "door_after_hours",
         "door_impossible_travel", "door_tamper",
@@ -306,11 +308,6 @@ def test_rule_names_are_all_listed():
 
 
 # -- properties ----------------------------------------------------------------------------
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from detectors.doors import EVENT_KINDS, RULES  # noqa: E402
 
 event_st = st.tuples(
     st.sampled_from(sorted(EVENT_KINDS)),
@@ -336,3 +333,11 @@ def test_any_event_sequence_gives_well_formed_findings(events):
                 assert raised[key] in (0, 1), "raised twice or cleared without a raise"
     engine.tick(at(10**6))
     assert engine.tracked()[1] == 0
+
+
+def test_one_grant_opens_the_door_once(engine):
+    engine.feed(ev("granted", 0, credential="c1"))
+    assert engine.feed(ev("opened", 1)) == []
+    assert engine.feed(ev("opened", 1.5)) == []  # repeated report while open
+    assert engine.feed(ev("closed", 2)) == []
+    assert rules_of(engine.feed(ev("opened", 3))) == [("door_forced", False)]

@@ -171,3 +171,16 @@ def test_persistence_windows_are_configurable(base):
 def test_bad_frames_raise_frame_error(frame):
     with pytest.raises(FrameError):
         CameraHealthDetector().update(frame, 0.0)
+
+
+def test_a_raised_condition_is_not_cleared_by_a_stronger_one_hiding_it(base):
+    scene = Scene(base)
+    shifted = moved(base)
+    frames = [scene.render() for _ in range(40)]
+    frames += [scene.render(picture=shifted) for _ in range(25)]  # moved raised
+    frames += [scene.render(picture=blackout(shifted)) for _ in range(25)]  # lights out
+    frames += [scene.render(picture=shifted) for _ in range(25)]  # still moved
+    findings = run(CameraHealthDetector(), frames)
+    assert [(f.reason, f.raised) for f in findings] == [
+        ("moved", True), ("blackout", True), ("blackout", False),
+    ]

@@ -125,3 +125,16 @@ def test_minimal_health_detector_blackout_and_frozen() -> None:
         findings += det.update(np.zeros((360, 640, 3), np.uint8), t)
         t += 0.2
     assert ("blackout", True) in [(f.reason, f.raised) for f in findings]
+
+
+def test_detectors_get_frames_at_twice_their_working_height(tmp_path: Path) -> None:
+    from ingest.camera import DETECT_ROWS, shrink, working_rows
+
+    pipe = CameraPipeline(camera(), [].append, tmp_path)  # type: ignore[arg-type]
+    motion_rows = working_rows(pipe.detectors.motion)
+    assert motion_rows == 2 * pipe.detectors.motion.config.height  # type: ignore[attr-defined]
+    assert working_rows(object()) == DETECT_ROWS
+    frame = np.zeros((360, 640), np.uint8)
+    assert shrink(frame, 180).shape == (180, 320)
+    assert shrink(frame, 240).shape == (240, 427)
+    assert shrink(frame, 720) is frame

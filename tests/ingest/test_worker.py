@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -306,3 +307,36 @@ def test_sigterm_stops_cleanly_within_10_s(edge: Edge) -> None:
     assert not list((root / ".staging").glob("*/*.ts"))
     last = max(p.stat().st_mtime for p in (root / "cam1").rglob("*.ts"))
     assert time.time() - last < 15
+
+
+@pytest.mark.timeout(60)
+def test_door_listener_runs_inside_the_worker_when_asked(
+        services: ServiceSet, redis_client: redis.Redis, tmp_path: Path) -> None:
+    from paho.mqtt import publish
+
+    from compoundeye.settings import Settings
+    from compoundeye.site.models import Site
+    from ingest.worker import EdgeWorker, WorkerOptions
+
+    site = Site.model_validate({
+        "doors": [{"id": "door1", "location": {"building": "B1", "lat": 22.3, "lon": 114.1}}],
+        "mqtt": {"client_id": "edge-doors-test"}})
+    settings = Settings(redis_url=services.redis_url, mqtt_url=services.mqtt_url,
+                        tsdb_url=services.tsdb_url, data_dir=tmp_path)
+    worker = EdgeWorker(site, settings, WorkerOptions(worker_id="edge-doors", doors=True))
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        assert worker.started.wait(20)
+
+        def door_opened() -> bool:
+            publish.single(names.door_topic("doors", "door1"), '{"event": "opened"}', qos=1,
+                           hostname=services.mqtt_host, port=services.mqtt_port)
+            return any(e.kind == EventKind.DOOR_OPENED for e in events(redis_client))
+
+        wait_for(door_opened, 20, interval=1.0, what="door.opened via the worker's listener")
+    finally:
+        stop_started = time.monotonic()
+        worker.stop()
+        thread.join(15)
+    assert not thread.is_alive() and time.monotonic() - stop_started < 10

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 TCP_OPTIONS = "rtsp_transport;tcp"
-DIFF_LEVEL = 8  # grey levels of change (after a 5x5 blur) that count a pixel as changed
+DIFF_LEVEL = 16  # grey levels of change (after a 5x5 blur) that count a pixel as changed
 MOTION_PIXELS = 60  # changed pixels (at 640x360) that make a frame pair "moving"
 
 
@@ -31,14 +31,23 @@ class Capture:
     elapsed: float = 0.0
 
 
-def read_stream(url: str, seconds: float, open_timeout_ms: int = 8000, read_timeout_ms: int = 5000) -> Capture:
+def read_stream(
+    url: str, seconds: float, open_timeout_ms: int = 8000, read_timeout_ms: int = 5000
+) -> Capture:
     """Read `seconds` of frames from url with OpenCV's FFmpeg backend over RTSP/TCP."""
     assert os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS") == TCP_OPTIONS, "set rtsp_transport;tcp"
     result = Capture(url)
     started = time.monotonic()
-    cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [
-        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, open_timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_timeout_ms,
-    ])
+    cap = cv2.VideoCapture(
+        url,
+        cv2.CAP_FFMPEG,
+        [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            open_timeout_ms,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            read_timeout_ms,
+        ],
+    )
     try:
         result.opened = cap.isOpened()
         if not result.opened:
@@ -93,7 +102,9 @@ def label(truth: dict[str, Any], t: float, margin: float = 0.5) -> str | None:
     """'motion', 'still', or None (too close to a change to say) for clip time t."""
     if t < margin or t > truth["duration_s"] - margin:
         return None  # the loop seam
-    changes = [x for ep in truth["tamper"] for x in (ep["start_s"], ep["end_s"])] + truth["light_switch"]
+    changes = [x for ep in truth["tamper"] for x in (ep["start_s"], ep["end_s"])] + truth[
+        "light_switch"
+    ]
     if any(abs(t - c) < margin for c in changes):
         return None
     for m in truth["motion"]:
@@ -113,15 +124,23 @@ def decode_file(path: Path, size: tuple[int, int] = (160, 90)) -> list[np.ndarra
             ok, frame = cap.read()
             if not ok:
                 break
-            frames.append(cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), size, interpolation=cv2.INTER_AREA))
+            frames.append(
+                cv2.resize(
+                    cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), size, interpolation=cv2.INTER_AREA
+                )
+            )
     finally:
         cap.release()
     return frames
 
 
-def best_match(frame: np.ndarray, clip: list[np.ndarray], around: int, window: int) -> tuple[int, float]:
+def best_match(
+    frame: np.ndarray, clip: list[np.ndarray], around: int, window: int
+) -> tuple[int, float]:
     """Index (mod clip length) of the clip frame nearest `frame` within around +- window."""
-    small = cv2.resize(frame, (clip[0].shape[1], clip[0].shape[0]), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = cv2.resize(
+        frame, (clip[0].shape[1], clip[0].shape[0]), interpolation=cv2.INTER_AREA
+    ).astype(np.float32)
     best, best_err = around % len(clip), float("inf")
     for k in range(around - window, around + window + 1):
         err = float(np.abs(clip[k % len(clip)].astype(np.float32) - small).mean())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -18,9 +19,15 @@ CLIPS = Path(__file__).resolve().parents[2] / "sample_streams" / "clips"
 
 def tiny(seed: int = 7, **kw) -> ClipSpec:
     base = dict(
-        name="tiny", seed=seed, duration_s=4.0,
-        movers=(Mover("person", "walkway", 0.5, 0.6, 1, 1.0, seed), Mover("car", "road_near", 2.0, 0.9, -1, 1.0, seed + 1)),
-        switches=(1.0,), tamper=(Tamper(3.0, 3.6, "frozen"),),
+        name="tiny",
+        seed=seed,
+        duration_s=4.0,
+        movers=(
+            Mover("person", "walkway", 0.5, 0.6, 1, 1.0, seed),
+            Mover("car", "road_near", 2.0, 0.9, -1, 1.0, seed + 1),
+        ),
+        switches=(1.0,),
+        tamper=(Tamper(3.0, 3.6, "frozen"),),
     )
     base.update(kw)
     return ClipSpec(**base)  # type: ignore[arg-type]
@@ -41,7 +48,16 @@ def test_render_is_deterministic_and_seeded():
 
 def test_ground_truth_shape():
     truth = ground_truth(tiny(), W, H)
-    assert set(truth) >= {"name", "fps", "frames", "duration_s", "motion", "tamper", "light_switch", "notes"}
+    assert set(truth) >= {
+        "name",
+        "fps",
+        "frames",
+        "duration_s",
+        "motion",
+        "tamper",
+        "light_switch",
+        "notes",
+    }
     assert truth["fps"] == FPS and truth["frames"] == 60 and truth["duration_s"] == 4.0
     assert [m["kind"] for m in truth["motion"]] == ["person", "car"]
     for m in truth["motion"]:
@@ -53,7 +69,7 @@ def test_ground_truth_shape():
 
 
 def test_motion_truth_matches_pixels():
-    """Without noise or drift, a frame differs from the previous one exactly when a mover is in view."""
+    """Without noise or drift, a frame differs from the last exactly when a mover is in view."""
     spec = tiny(switches=(), tamper=(), noise_sigma=0.0, drift_amplitude=0.0)
     frames = frames_of(spec)
     truth = ground_truth(spec, W, H)
@@ -96,7 +112,11 @@ def test_tamper_effects(reason):
         assert edges(grey_bad).std() < 0.2 * edges(grey_clean).std()
     elif reason == "defocus":
         blurred = cv2.Laplacian(cv2.GaussianBlur(grey_bad, (0, 0), 1.0), cv2.CV_32F, ksize=3)
-        assert blurred.var() < 0.2 * cv2.Laplacian(cv2.GaussianBlur(grey_clean, (0, 0), 1.0), cv2.CV_32F, ksize=3).var()
+        assert (
+            blurred.var()
+            < 0.2
+            * cv2.Laplacian(cv2.GaussianBlur(grey_clean, (0, 0), 1.0), cv2.CV_32F, ksize=3).var()
+        )
         assert abs(grey_bad.mean() - grey_clean.mean()) < 10
     else:
         assert np.abs(grey_bad - grey_clean).mean() > 15
@@ -111,11 +131,19 @@ def test_catalogue_matches_committed_truth():
     assert set(specs) == {"quiet", "people", "cars", "lightswitch", "tamper", "night"}
     for name, spec in specs.items():
         committed = json.loads((CLIPS / name / "truth.json").read_text())
-        assert committed == ground_truth(spec), f"{name}: regenerate with python -m sample_streams.generate"
+        assert committed == ground_truth(spec), (
+            f"{name}: regenerate with python -m sample_streams.generate"
+        )
         assert 25 <= committed["duration_s"] <= 65
     tamper = specs["tamper"].tamper
-    assert sorted(ep.reason for ep in tamper) == ["blackout", "covered", "defocus", "frozen", "moved"]
+    assert sorted(ep.reason for ep in tamper) == [
+        "blackout",
+        "covered",
+        "defocus",
+        "frozen",
+        "moved",
+    ]
     assert all(ep.end_s - ep.start_s >= 8 for ep in tamper)
-    assert all(b.start_s - a.end_s > 0 for a, b in zip(tamper, tamper[1:], strict=False))
+    assert all(b.start_s - a.end_s > 0 for a, b in itertools.pairwise(tamper))
     assert not specs["quiet"].movers and not specs["quiet"].switches
     assert len(specs["lightswitch"].switches) == 2

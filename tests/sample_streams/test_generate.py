@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,17 +18,32 @@ CLIPS = Path(__file__).resolve().parents[2] / "sample_streams" / "clips"
 NAMES = ["quiet", "people", "cars", "lightswitch", "tamper", "night"]
 
 
-def probe(path: Path) -> dict:
+def probe(path: Path) -> dict[str, Any]:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
-         "stream=codec_name,profile,width,height,r_frame_rate,avg_frame_rate,pix_fmt,has_b_frames,nb_read_frames",
-         "-show_entries", "frame=key_frame,pict_type", "-of", "json", str(path)],
-        capture_output=True, check=True, timeout=120,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_name,profile,width,height,r_frame_rate,avg_frame_rate,pix_fmt,has_b_frames,nb_read_frames",
+            "-show_entries",
+            "frame=key_frame,pict_type",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=120,
     )
-    return json.loads(out.stdout)
+    info: dict[str, Any] = json.loads(out.stdout)
+    return info
 
 
-def keyframe_indices(info: dict) -> list[int]:
+def keyframe_indices(info: dict[str, Any]) -> list[int]:
     return [i for i, f in enumerate(info["frames"]) if f["key_frame"] == 1]
 
 
@@ -43,14 +60,17 @@ def check_stream(path: Path, width: int, height: int, frames: int) -> None:
     assert int(stream["nb_read_frames"]) == frames
     keys = keyframe_indices(info)
     assert keys[0] == 0
-    gaps = {b - a for a, b in zip(keys, keys[1:], strict=False)}
+    gaps = {b - a for a, b in itertools.pairwise(keys)}
     assert gaps == {generate.GOP}, gaps
     assert 1.0 <= generate.GOP / 15 <= 2.0
 
 
 def test_encode_tiny_clip(tmp_path):
     spec = ClipSpec(
-        "tiny", seed=3, duration_s=3.0, movers=(Mover("person", "walkway", 0.2, 0.5, 1, 1.0, 3),),
+        "tiny",
+        seed=3,
+        duration_s=3.0,
+        movers=(Mover("person", "walkway", 0.2, 0.5, 1, 1.0, 3),),
         tamper=(Tamper(2.0, 2.5, "blackout"),),
     )
     clip_dir = generate.encode_clip(spec, tmp_path, width=320, height=180, sub_size=(160, 90))

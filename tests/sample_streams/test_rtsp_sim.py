@@ -36,12 +36,16 @@ def tcp_transport(monkeypatch):
     monkeypatch.setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", TCP_OPTIONS)
 
 
-def align(frames: list[np.ndarray], clip: list[np.ndarray], estimate: int, window: int = 10) -> tuple[int, float]:
+def align(
+    frames: list[np.ndarray], clip: list[np.ndarray], estimate: int, window: int = 10
+) -> tuple[int, float]:
     """Clip index of frames[0]: the offset near `estimate` that best fits the whole run."""
     step = max(1, len(frames) // 30)
     best, best_err = estimate, float("inf")
     for d in range(-window, window + 1):
-        errs = [best_match(frames[j], clip, estimate + d + j, 0)[1] for j in range(0, len(frames), step)]
+        errs = [
+            best_match(frames[j], clip, estimate + d + j, 0)[1] for j in range(0, len(frames), step)
+        ]
         if float(np.mean(errs)) < best_err:
             best, best_err = estimate + d, float(np.mean(errs))
     return best % len(clip), best_err
@@ -140,11 +144,29 @@ def test_offline_cuts_clients_and_refuses_connections(rtsp_simulator_factory):
 
 def test_corrupt_mount_errors_without_hanging(rtsp_simulator):
     proc = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostdin", "-rtsp_transport", "tcp", "-i", rtsp_simulator.corrupt_url,
-         "-t", "4", "-f", "null", "-"],
-        capture_output=True, text=True, timeout=60,
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-nostdin",
+            "-rtsp_transport",
+            "tcp",
+            "-i",
+            rtsp_simulator.corrupt_url,
+            "-t",
+            "4",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower() or "invalid" in line.lower()]
+    errors = [
+        line
+        for line in proc.stderr.splitlines()
+        if "error" in line.lower() or "invalid" in line.lower()
+    ]
     assert len(errors) >= 3, proc.stderr[-2000:]
     started = time.monotonic()
     cap = read_stream(rtsp_simulator.corrupt_url, 3.0)
@@ -154,22 +176,49 @@ def test_corrupt_mount_errors_without_hanging(rtsp_simulator):
 
 def test_loop_is_seamless_over_several_clip_lengths(tmp_path: Path):
     """A 3 s clip read for 8 s: timestamps run on evenly across loops, every frame decodes."""
-    spec = ClipSpec("shortA", seed=11, duration_s=3.0, movers=(Mover("person", "walkway", 0.0, 0.8, 1, 1.0, 11),))
+    spec = ClipSpec(
+        "shortA",
+        seed=11,
+        duration_s=3.0,
+        movers=(Mover("person", "walkway", 0.0, 0.8, 1, 1.0, 11),),
+    )
     generate.encode_clip(spec, tmp_path, width=320, height=180, sub_size=(320, 180))
     with RtspSimulator({"loop1": "shortA"}, clips_dir=tmp_path) as sim:
         proc = subprocess.run(
-            ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-read_intervals", "%+8",
-             "-select_streams", "v", "-show_entries", "packet=pts_time", "-of", "csv=p=0", sim.url("loop1")],
-            capture_output=True, text=True, timeout=60,
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-rtsp_transport",
+                "tcp",
+                "-read_intervals",
+                "%+8",
+                "-select_streams",
+                "v",
+                "-show_entries",
+                "packet=pts_time",
+                "-of",
+                "csv=p=0",
+                sim.url("loop1"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
-        stamps = [float(x.split(",")[0]) for x in proc.stdout.split() if x and not x.startswith("N/A")]
+        stamps = [
+            float(x.split(",")[0]) for x in proc.stdout.split() if x and not x.startswith("N/A")
+        ]
         assert len(stamps) >= 8 * FPS * 0.95
         steps = np.diff(stamps)
         assert np.allclose(steps, 1 / FPS, atol=0.002), (steps.min(), steps.max())
         cap = read_stream(sim.url("loop1"), 7.0)
         assert not cap.error and len(cap.frames) >= 7 * FPS
         clip = decode_file(tmp_path / "shortA" / "sub.mp4")
-        start, err = align(cap.frames, clip, round(sim.clip_time("loop1", cap.arrivals[-1]) * FPS) - len(cap.frames) + 1)
+        start, err = align(
+            cap.frames,
+            clip,
+            round(sim.clip_time("loop1", cap.arrivals[-1]) * FPS) - len(cap.frames) + 1,
+        )
         assert err < 1.0
         seam = [i for i in range(len(cap.frames)) if (start + i) % len(clip) == 0]
         assert len(seam) >= 2  # crossed the loop point at least twice

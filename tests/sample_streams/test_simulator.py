@@ -43,9 +43,21 @@ def test_start_control_and_stop_leave_no_process():
         assert sim.status()["offline"] == []
         # A client makes the simulator build a GStreamer pipeline; stopping must still be clean.
         probe = subprocess.run(
-            ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=width",
-             "-of", "csv=p=0", sim.url("door1")],
-            capture_output=True, text=True, timeout=30,
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-rtsp_transport",
+                "tcp",
+                "-show_entries",
+                "stream=width",
+                "-of",
+                "csv=p=0",
+                sim.url("door1"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert probe.stdout.strip() == "640"
         with pytest.raises(SimulatorError, match="unknown camera"):
@@ -74,6 +86,6 @@ def test_context_manager_and_bad_configuration():
         assert sim.cameras == {"cam1": "quiet"}
     assert pid is not None and group_members(pid) == []
     broken = RtspSimulator({"cam1": "no-such-clip"}, ready_timeout_s=20)
-    with pytest.raises(SimulatorError, match="not ready.*no-such-clip"):
+    with pytest.raises(SimulatorError, match=r"not ready.*no-such-clip"):
         broken.start()
     assert not broken.running

@@ -22,11 +22,12 @@ from tests.dashboard.live import serve
 pytestmark = pytest.mark.timeout(90)
 
 
-def _events(response: httpx.Response, count: int) -> list[tuple[str, dict[str, object]]]:
+def _events(source: httpx.Response | Iterator[str],
+            count: int) -> list[tuple[str, dict[str, object]]]:
     """Read ``count`` SSE ``alert`` events: (id, decoded data)."""
     out: list[tuple[str, dict[str, object]]] = []
     event_id, kind, data = "", "", ""
-    lines: Iterator[str] = response.iter_lines()
+    lines = source.iter_lines() if isinstance(source, httpx.Response) else source
     for line in lines:
         if line.startswith("id: "):
             event_id = line[4:]
@@ -98,14 +99,15 @@ def test_stream_survives_a_redis_restart(
     if not services.is_private("redis"):
         pytest.skip("Redis is external: it cannot be restarted from here")
     headers = bearer(tokens["operator"])
-    with serve(create_app(dash_settings, site)) as base, httpx.Client(timeout=20) as http:
-        with http.stream("GET", f"{base}/api/alerts/stream", headers=headers) as response:
-            before = open_alert(writer, key="before")
-            [(_, first)] = _events(response, 1)
-            assert first["alert"]["id"] == before  # type: ignore[index]
-            services.stop_service("redis")
-            time.sleep(3)  # the stream notices and keeps the browser connected
-            services.start_service("redis")
-            after = open_alert(writer, key="after")
-            [(_, second)] = _events(response, 1)
+    with (serve(create_app(dash_settings, site)) as base, httpx.Client(timeout=20) as http,
+          http.stream("GET", f"{base}/api/alerts/stream", headers=headers) as response):
+        lines = response.iter_lines()
+        before = open_alert(writer, key="before")
+        [(_, first)] = _events(lines, 1)
+        assert first["alert"]["id"] == before  # type: ignore[index]
+        services.stop_service("redis")
+        time.sleep(3)  # the stream notices and keeps the browser connected
+        services.start_service("redis")
+        after = open_alert(writer, key="after")
+        [(_, second)] = _events(lines, 1)
     assert second["alert"]["id"] == after  # type: ignore[index]

@@ -83,7 +83,7 @@ def test_thirty_second_export_is_exact_and_plays(export_site: Site, data_dir: Pa
     tags = probe["format"]["tags"]
     assert tags["creation_time"].startswith("2026-11-03T21:40:12")
     assert "wallclock_start=2026-11-03T21:40:12" in tags["comment"]
-    assert camera.gaps == []
+    assert camera.gaps == [] and camera.note is None
     # progress went forward to 1.0 with phases
     assert phases[-1] == (1.0, "done")
     assert [f for f, _ in phases] == sorted(f for f, _ in phases)
@@ -108,6 +108,7 @@ def test_window_across_an_outage_lists_the_gap(export_site: Site, data_dir: Path
         (T0 + timedelta(seconds=20), T0 + timedelta(seconds=40), "no recording")]
     assert len(camera.segments) == 4
     assert camera.working_copy is not None
+    assert camera.note is not None and "continuously across the gaps" in camera.note
     assert _plays(result.directory / camera.working_copy.path)
 
 
@@ -185,3 +186,15 @@ def test_mp4_duration_needs_a_moov_box() -> None:
     assert mp4_duration(b"") is None
     assert mp4_duration(b"\x00\x00\x00\x10ftypisom\x00\x00\x00\x00") is None
     assert mp4_duration(b"\x00\x00\x00\x04junk") is None
+
+
+def test_refused_when_the_disk_is_too_full(export_site: Site, data_dir: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
+    with pytest.raises(ExportRefusedError, match="not enough disk space"):
+        _export(export_site, data_dir, _request(["cam-door"], 0, 30))
+    assert not (data_dir / "exports").exists() or not any((data_dir / "exports").iterdir())

@@ -116,3 +116,19 @@ def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("CE_EXPORT_MAX_CAMERAS", "4")
     limits = ExportLimits()
     assert (limits.max_hours, limits.max_cameras, limits.max_concurrent) == (2.5, 4, 2)
+
+
+@pytest.mark.timeout(120)
+def test_stop_cancels_what_is_pending(export_site: Site, data_dir: Path, store: Store) -> None:
+    manager = _manager(export_site, data_dir, store, max_concurrent=1)
+    first = manager.submit(_request(["cam-door", "cam-near"], seconds=60))
+    second = manager.submit(_request(["cam-door", "cam-near"], seconds=60))
+    manager.stop()
+    assert manager.wait(second.id, timeout=30).state is ExportState.FAILED
+    assert manager.status(second.id).error == "cancelled at shutdown"
+    assert manager.status(first.id).state in (ExportState.FAILED, ExportState.DONE)
+    assert not (data_dir / "exports" / second.id).exists()
+    assert store.exports.get(second.id).status == "failed"
+    assert store.audit.list(action="export.failed", target=second.id)
+    with pytest.raises(ExportRefusedError, match="stopping"):
+        manager.submit(_request(["cam-door"]))

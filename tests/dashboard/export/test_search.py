@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from compoundeye.recordings import UnsafePathError, segment_path
 from compoundeye.site.models import Site
 from dashboard.export.search import CameraCoverage, Place, SearchError, haversine_m, search_coverage
+from dashboard.export.segments import select
 from tests.dashboard.export.conftest import DOOR_LAT, DOOR_LON, T0, offset
 
 
@@ -100,12 +101,15 @@ def test_symlinked_directories_cannot_lead_outside(export_site: Site, data_dir: 
                                 Place(camera_ids=["cam-door"]))
     assert result.segments == 0
     assert "outside the recordings directory" in str(result.gaps[0].reason)
-    # a camera directory that is itself a symlink out of the root is refused outright
+    # a camera directory that is itself a symlink out of the root is not read at all
     (root / "cam-near").rename(tmp_path / "cam-near-real")
     (root / "cam-near").symlink_to(outside, target_is_directory=True)
+    (near,) = search_coverage(export_site, root, T0, T0 + timedelta(seconds=10),
+                              Place(camera_ids=["cam-near"]))
+    assert near.segments == 0 and near.coverage == 0
+    assert "recordings directory refused" in str(near.gaps[0].reason)
     with pytest.raises(UnsafePathError):
-        search_coverage(export_site, root, T0, T0 + timedelta(seconds=10),
-                        Place(camera_ids=["cam-near"]))
+        select(root, "../cam-near", T0, T0 + timedelta(seconds=10))
 
 
 @pytest.mark.parametrize("bad", ["../etc", "/etc/passwd", "..", ".", "cam\x00door", "a/b", ""])
