@@ -104,6 +104,21 @@ class GroupConsumer:
             done += int(self.client.xack(self.stream, self.group, *ids[start:start + 5000]))
         return done
 
+    def forget_idle_consumers(self, idle_ms: int) -> list[str]:
+        """Delete other consumers of the group idle that long with nothing pending.
+
+        Every restarted process joins under a new name; the names of dead ones would
+        otherwise pile up in the group for ever.
+        """
+        gone: list[str] = []
+        for info in self.client.xinfo_consumers(self.stream, self.group):
+            name = _text(info["name"])
+            if name != self.consumer and int(info["pending"]) == 0 \
+                    and int(info["idle"]) > idle_ms:
+                self.client.xgroup_delconsumer(self.stream, self.group, name)
+                gone.append(name)
+        return gone
+
     def pending_count(self) -> int:
         """Entries pending in the whole group."""
         info = self.client.xpending(self.stream, self.group)

@@ -46,6 +46,10 @@ DOOR_KINDS = {
     EventKind.DOOR_FORCED: "forced", EventKind.DOOR_HELD: "held",
     EventKind.DOOR_TAMPER: "tamper",
 }
+REPORTED_RULES = {
+    EventKind.DOOR_FORCED: "door_forced", EventKind.DOOR_HELD: "door_held",
+}
+"""Conditions a controller reports itself; every report updates the open alert."""
 TITLES = {
     "door_forced": "Door forced open", "door_held": "Door held open",
     "door_tamper": "Door controller tampered", "door_denied_burst": "Repeated access denied",
@@ -176,7 +180,16 @@ class RuleEngine:
         except DoorEventError as exc:
             log.warning("door event %s not usable by the door rules: %s", event.id, exc)
             return []
-        return [self._finding(f, event) for f in self.doors.feed(door_event)]
+        findings = self.doors.feed(door_event)
+        intents = [self._finding(f, event) for f in findings]
+        repeat = REPORTED_RULES.get(event.kind)
+        if repeat is not None and not any(f.rule == repeat and not f.clears for f in findings):
+            # The controller says it again (held for an hour, forced again): the rule
+            # engine does not raise twice, but the open alert is updated (count, last event).
+            attrs = {"by": "controller", "repeated": True}
+            intents.append(self.open_intent(repeat, "door", event.source.id, event.ts, event,
+                                            attrs=attrs))
+        return intents
 
     def _finding(self, finding: DoorFinding, event: Event | None) -> Intent:
         detail = ""

@@ -15,6 +15,7 @@ once, so rule state is not fed twice) and nothing is acknowledged.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -22,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import redis
 from pydantic import ValidationError
@@ -39,6 +40,7 @@ from compoundeye.events import Event
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.store import Store
+from compoundeye.store import alerts as ops
 from compoundeye.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,10 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 WATCHDOG_SECONDS = 5.0
 SAVE_SECONDS = 60.0
+PRUNE_SECONDS = 3600.0
+FORGET_CONSUMERS_AFTER = 3600.0
+PROCESSED_RETENTION = timedelta(days=7)
+"""How long an event id is remembered as processed; far beyond any redelivery."""
 RETRY_MAX_SECONDS = 5.0
 
 
@@ -72,6 +78,15 @@ class ServiceStats:
         return dict(self.__dict__)
 
 
+@dataclass
+class _Work:
+    """A batch evaluated but not yet fully written."""
+
+    intents: list[Intent]
+    ack_ids: list[str]
+    dead: list[tuple[Entry, str]]
+
+
 class AlertService:
     """Consumes ``ce:events`` in the alerting consumer group and keeps the alert store."""
 
@@ -92,6 +107,7 @@ class AlertService:
         self._stop = threading.Event()
         self.ready = threading.Event()
         self._next: dict[str, float] = {}
+        self._unfinished: _Work | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -100,9 +116,13 @@ class AlertService:
         log.info("alerting service %s on %s (store %s)", self.consumer.consumer,
                  self.settings.redis_url, self.store.dialect)
         backoff = 0.2
+        # The site, rules and store objects live as long as the process: keep them out of
+        # the garbage collector's full passes, which otherwise stall a batch now and then.
+        gc.freeze()
         try:
             while not self._stop.is_set():
                 try:
+                    self._finish()
                     if not self.ready.is_set():
                         self.consumer.ensure_group()
                         self._drain_own_pending()
@@ -137,23 +157,34 @@ class AlertService:
 
     def _step(self) -> None:
         entries = self.consumer.read_new(block_ms=int(TICK_SECONDS * 1000))
-        t0 = time.perf_counter()
         if entries:
             self.process(entries)
-        t1 = time.perf_counter()
         if self._due("tick", TICK_SECONDS):
-            self._store(self.rules.tick(self.clock()), [])
-        t2 = time.perf_counter()
+            self._later(self.rules.tick(self.clock()))
         if self._due("claim", max(1.0, self.site.alerting.claim_idle_seconds / 2)):
             self._claim()
         if self._due("watchdog", WATCHDOG_SECONDS):
-            self._store(self.watchdog.scan(self.clock()), [])
+            self._later(self.watchdog.scan(self.clock()))
         if self._due("save", SAVE_SECONDS):
             self._save_activity()
-        t3 = time.perf_counter()
-        if t3 - t0 > 0.02:
-            log.warning("SLOW %d entries: process %.1f tick %.1f rest %.1f ms", len(entries),
-                        (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+        if self._due("prune", PRUNE_SECONDS):
+            self._prune()
+
+    def _later(self, intents: list[Intent]) -> None:
+        if intents:
+            self._unfinished = _Work(intents, [], [])
+            self._finish()
+
+    def _prune(self) -> None:
+        cutoff = self.clock() - PROCESSED_RETENTION
+        try:
+            with self.store.transaction() as conn:
+                removed = ops.prune_processed(conn, cutoff)
+        except DBAPIError as exc:
+            log.warning("pruning processed event ids failed: %s", exc)
+            return
+        if removed:
+            log.info("forgot %d processed event ids older than %s", removed, cutoff)
 
     def _drain_own_pending(self) -> None:
         while not self._stop.is_set():
@@ -172,29 +203,36 @@ class AlertService:
             self.stats.claimed += len(entries)
             log.info("claimed %d entries idle for %d ms", len(entries), idle_ms)
             self.process(entries)
+        gone = self.consumer.forget_idle_consumers(int(FORGET_CONSUMERS_AFTER * 1000))
+        if gone:
+            log.info("removed idle consumers with nothing pending: %s", ", ".join(gone))
 
     def process(self, entries: Sequence[Entry]) -> None:
-        """Evaluate a batch of entries, store its changes, then acknowledge it."""
+        """Evaluate a batch of entries, store its changes, then acknowledge it.
+
+        Evaluation feeds the rules' state, so it happens once per delivery: the outcome
+        (intents, dead letters, entries to acknowledge) is kept as unfinished work until
+        it is all written, and a Redis or database failure retries the writing only.
+        """
         intents: list[Intent] = []
         done: list[str] = []
+        dead: list[tuple[Entry, str]] = []
         max_deliveries = self.site.alerting.max_deliveries
+        field = names.EVENT_FIELD.encode()
         for entry in entries:
-            raw = entry.fields.get(names.EVENT_FIELD.encode())
+            raw = entry.fields.get(field)
             if entry.deliveries > max_deliveries:
-                self._dead(entry, f"poison: delivered {entry.deliveries} times without "
-                                  f"being processed (limit {max_deliveries})")
+                dead.append((entry, f"poison: delivered {entry.deliveries} times without "
+                                    f"being processed (limit {max_deliveries})"))
                 self.stats.poison += 1
-                done.append(entry.id)
                 continue
             if raw is None:
-                self._dead(entry, f"entry has no '{names.EVENT_FIELD}' field")
-                done.append(entry.id)
+                dead.append((entry, f"entry has no '{names.EVENT_FIELD}' field"))
                 continue
             try:
                 event = Event.from_json(raw)
             except (ValidationError, ValueError) as exc:
-                self._dead(entry, f"not a valid event: {exc}"[:900])
-                done.append(entry.id)
+                dead.append((entry, f"not a valid event: {exc}"[:900]))
                 continue
             try:
                 intents.extend(self.rules.evaluate(event))
@@ -205,9 +243,24 @@ class AlertService:
                 continue
             self.stats.events += 1
             done.append(entry.id)
-        self._store(intents, done)
+        self._unfinished = _Work(intents, done, dead)
+        self._finish()
 
-    def _store(self, intents: list[Intent], ack_ids: list[str]) -> None:
+    def _finish(self) -> None:
+        """Write the unfinished work: dead letters, alert changes, announcements, acks."""
+        work = self._unfinished
+        if work is None:
+            return
+        while work.dead:
+            entry, reason = work.dead[0]
+            self._dead(entry, reason)
+            work.dead.pop(0)
+            work.ack_ids.append(entry.id)
+        if not self._store(work.intents, work.ack_ids):
+            return  # stopping with the database down: the entries stay pending
+        self._unfinished = None
+
+    def _store(self, intents: list[Intent], ack_ids: list[str]) -> bool:
         backoff = 0.2
         while intents:
             try:
@@ -218,15 +271,19 @@ class AlertService:
                 log.warning("storing %d intents failed (%s); retrying in %.1f s",
                             len(intents), str(exc).splitlines()[0][:200], backoff)
                 if self._stop.wait(backoff):
-                    return  # stopping with the batch unstored: leave it pending
+                    return False
                 backoff = min(backoff * 2, RETRY_MAX_SECONDS)
         else:
             changes = []
+        # Stored: from here a retry finds the events processed and changes nothing, so a
+        # Redis failure below can lose only the live-screen announcement, never an alert.
+        intents.clear()
         publish_changes(self.redis, changes)
         self.stats.changes += len(changes)
         if ack_ids:
             self.stats.acked += self.consumer.ack(ack_ids)
             self.stats.batches += 1
+        return True
 
     def _dead(self, entry: Entry, reason: str) -> None:
         raw = entry.fields.get(names.EVENT_FIELD.encode(), b"")

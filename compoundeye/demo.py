@@ -160,7 +160,8 @@ def _summary(stack: Stack, args: argparse.Namespace, stack_file: Path) -> str:
         f"  tsdb       {svc.tsdb_url} ({origin['tsdb']})",
         f"  cameras    {args.cameras} simulated at {stack.rtsp_base or '(no RTSP simulator)'}"
         "/<camera>/main|sub",
-        f"  doors      {args.doors} simulated on {svc.mqtt_url} topics doors/<door>/events",
+        f"  doors      {args.doors} simulated on {svc.mqtt_url}: doors/<door>/events (native), "
+        "doors/<door>/send (esp-rfid, every 4th door)",
         f"  site       {stack.site_file}",
         f"  processes  {', '.join(stack.running) or '(none)'}",
     ]

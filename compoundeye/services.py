@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -222,7 +223,11 @@ def _mosquitto_command(svc: ManagedService) -> list[str]:
     config = svc.workdir / "mosquitto.conf"
     data = svc.workdir / "data"
     data.mkdir(exist_ok=True)
+    # Run as whoever we are: started as root, mosquitto would switch to its own user,
+    # which cannot write the persistence file in our directory.
+    user = pwd.getpwuid(os.geteuid()).pw_name
     config.write_text(
+        f"user {user}\n"
         f"listener {svc.port} 127.0.0.1\n"
         "allow_anonymous true\n"
         "persistence true\n"

@@ -55,7 +55,9 @@ class MotionConfig:
     noise_alpha: float = 0.1
     """How fast the noise estimate follows."""
     min_area: float = 0.0012
-    """Smallest contour kept, as a fraction of the frame."""
+    """Smallest contour kept (after dilation), as a fraction of the frame ..."""
+    min_changed: float = 0.001
+    """... holding at least this fraction of the frame in changed pixels (before dilation)."""
     alpha: float = 0.05
     """Background learning rate where nothing moves."""
     alpha_moving: float = 0.005
@@ -77,8 +79,10 @@ class MotionConfig:
     max_global_frames: int = 10
     """A global change that is not lighting is reported as motion for at most this many
     frames, then accepted as the new background (a re-aimed camera, a parked lorry)."""
-    calibration_frames: int = 3
-    """Frames reported as calibrating after a reset; the background is relearned fast."""
+    calibration_frames: int = 8
+    """Frames reported as calibrating after a reset (1.6 s at 5 fps) while the background
+    and the noise level are relearned; an encoded stream's noise needs about that long
+    (a group of pictures) to show its true level."""
     masks: tuple[Polygon, ...] = ()
     zones: tuple[ZoneSpec, ...] = ()
 
@@ -110,6 +114,7 @@ class FrameDiffMotionDetector:
         self._raw: FloatImage | None = None
         self._global_run = 0
         self._noise = 0.0
+        self._noise_samples = 0
         self._low = 0.0
         self._high = 255.0
         self._calibrating = 0
@@ -143,10 +148,11 @@ class FrameDiffMotionDetector:
         changed_fraction = cv2.countNonZero(changed) / changed.size
         if self._calibrating > 0 or changed_fraction < 0.25:
             # Robust noise sigma from the median difference, learned only while most
-            # of the picture is still; fast while calibrating so a noisy camera never
-            # starts unguarded.
+            # of the picture is still; a plain mean over the first frames after a
+            # restart, so a noisy camera never starts unguarded.
             noise = _median(diff) * 1.4826
-            rate = 0.5 if self._calibrating > 0 else cfg.noise_alpha
+            self._noise_samples += 1
+            rate = max(cfg.noise_alpha, 1.0 / self._noise_samples)
             self._noise += rate * (noise - self._noise)
         if changed_fraction < cfg.recalibrate_fraction:
             self._global_run = 0
@@ -158,14 +164,17 @@ class FrameDiffMotionDetector:
         else:
             self._global_run += 1
         if self._calibrating > 0:
+            # A plain mean of the calibration frames: the new background starts with
+            # as little of any single frame's noise as possible.
+            seen = cfg.calibration_frames - self._calibrating + 2
             self._calibrating -= 1
-            cv2.accumulateWeighted(current, bg, 0.5)
-            cv2.accumulateWeighted(raw, raw_bg, 0.5)
+            cv2.accumulateWeighted(current, bg, 1.0 / seen)
+            cv2.accumulateWeighted(raw, raw_bg, 1.0 / seen)
             return _quiet(geometry, calibrating=True)
 
         changed = cv2.bitwise_and(changed, geometry.active)
         moving = cv2.dilate(changed, self._kernel, iterations=cfg.dilate_iterations)
-        moving, boxes = self._keep_large(moving, geometry)
+        moving, boxes = self._keep_large(moving, changed, geometry)
         still = cv2.bitwise_not(moving)
         cv2.accumulateWeighted(current, bg, cfg.alpha, mask=still)
         cv2.accumulateWeighted(raw, raw_bg, cfg.alpha, mask=still)
@@ -192,6 +201,7 @@ class FrameDiffMotionDetector:
         self._raw = raw.astype(np.float32)
         self._calibrating = self.config.calibration_frames
         self._global_run = 0
+        self._noise_samples = 0
 
     def _is_lighting(self, raw: Mask, raw_bg: FloatImage) -> bool:
         """Whether a whole-picture change looks like light (same structure, new gain)."""
@@ -213,15 +223,22 @@ class FrameDiffMotionDetector:
         stretched: Mask = cv2.LUT(raw, lut)
         return stretched
 
-    def _keep_large(self, moving: Mask, geometry: _Geometry) -> tuple[Mask, list[Box]]:
+    def _keep_large(
+        self, moving: Mask, changed: Mask, geometry: _Geometry
+    ) -> tuple[Mask, list[Box]]:
         h, w = geometry.shape
         min_pixels = self.config.min_area * h * w
+        min_changed = self.config.min_changed * h * w
         contours, _ = cv2.findContours(moving, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         keep = []
         boxes: list[Box] = []
         for contour in contours:
             x, y, bw, bh = cv2.boundingRect(contour)
             if bw * bh < min_pixels or cv2.contourArea(contour) < min_pixels:
+                continue
+            # Dilation grows a speck of noise into a sizeable blob: also ask for enough
+            # pixels that really changed inside it.
+            if cv2.countNonZero(changed[y : y + bh, x : x + bw]) < min_changed:
                 continue
             keep.append(contour)
             boxes.append(Box(x / w, y / h, bw / w, bh / h))

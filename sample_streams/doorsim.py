@@ -1,13 +1,14 @@
 """Door controller simulator: realistic access-control traffic over MQTT (paho-mqtt 2, QoS 1).
 
-Each simulated door publishes on ``<prefix>/<door_id>/events`` (what the door listener
-subscribes to), in one of two formats chosen per door:
+Each simulated door publishes with QoS 1 in one of two formats, chosen per door:
 
-``native`` (DESIGN.md): ``{"event": "granted"|"denied"|"opened"|"closed"|"forced"|"held"|
-"heartbeat", "ts": RFC 3339 UTC, "credential"?, "reason"?, "seq"}``.
+``native`` (DESIGN.md), on ``<prefix>/<door_id>/events``: ``{"event": "granted"|"denied"|
+"opened"|"closed"|"forced"|"held"|"heartbeat", "ts": RFC 3339 UTC, "credential"?,
+"reason"?, "seq"}``.
 
-``esp-rfid`` (the payloads of github.com/esprfid/esp-rfid, firmware ``mqtt.esp``/``log.esp``,
-which the firmware itself puts on ``<its topic>/send``):
+``esp-rfid`` (the payloads of github.com/esprfid/esp-rfid, firmware ``mqtt.esp``/``log.esp``),
+on ``<prefix>/<door_id>/send`` like the firmware with its MQTT topic set to
+``<prefix>/<door_id>`` (the firmware itself publishes with QoS 0):
 
 - a card: ``{"type": "access", "time": <epoch s>, "isKnown": "true"|"false", "access":
   "Always"|"Admin" (granted) or "Denied"|"Expired"|"Disabled"|"Wrong pin code", "username",
@@ -294,7 +295,9 @@ class DoorSimulator:
         self.close()
 
     def topic(self, door_id: str) -> str:
-        return f"{self.prefix}/{door_id}/events"
+        """``<prefix>/<door>/events``; esp-rfid doors use the firmware's ``<topic>/send``."""
+        suffix = "send" if self.doors[door_id].fmt == "esp-rfid" else "events"
+        return f"{self.prefix}/{door_id}/{suffix}"
 
     def publish(
         self,

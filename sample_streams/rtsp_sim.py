@@ -114,6 +114,23 @@ class Simulator:
             Feed(key=path, camera=camera, clip=clip, offset_frames=offset, appsrc=appsrc)
         )
         media.connect("unprepared", lambda _m: self.feeder.remove(token))
+        media.connect("prepared", self._hold)
+
+    def _hold(self, media: Any) -> None:
+        """Keep a mount's pipeline running once someone has watched it, like a real camera.
+
+        A shared media whose last client leaves is torn down, and a client that connects
+        while that happens is refused with 503; a reconnecting client (the edge worker after
+        a hiccup, a test reading twice) must not hit that. One extra prepare() on the loop
+        keeps the media's prepare count above zero, so it is never torn down.
+        """
+
+        def hold() -> bool:
+            if not media.prepare(None):
+                log.debug("media of %s went away before it could be held", media)
+            return False
+
+        GLib.idle_add(hold)
 
     def start(self) -> int:
         if self.server.attach(None) == 0:

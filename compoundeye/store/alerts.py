@@ -239,6 +239,12 @@ def mark_processed(conn: Connection, rows: Sequence[tuple[str, str | None]],
     conn.execute(P.insert(), [{"event_id": e, "alert_id": a, "at": at} for e, a in rows])
 
 
+def prune_processed(conn: Connection, before: datetime) -> int:
+    """Forget processed event ids recorded before ``before``; how many were removed."""
+    result = conn.execute(P.delete().where(P.c.at < before))
+    return int(result.rowcount or 0)
+
+
 def _like(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f'%"{escaped}"%'

@@ -5,6 +5,7 @@
   const { json, el, local, nav } = CE;
   const $ = (id) => document.getElementById(id);
   let found = null;
+  let place = null;  // the searched place, sent with the export so the manifest records it
 
   function toLocalInput(d) {
     const pad = (n) => String(n).padStart(2, "0");
@@ -55,15 +56,27 @@
     params.set("start", iso($("start").value));
     params.set("end", iso($("end").value));
     const kind = $("kind").value;
-    if (kind === "building" || kind === "zone") params.set("building", $("building").value);
-    if (kind === "zone") params.set("zone", $("zone").value);
-    if (kind === "door") { params.set("door", $("door").value); params.set("radius_m", $("radius").value); }
-    if (kind === "near") { params.set("near", $("near").value); params.set("radius_m", $("radius").value); }
-    if (kind === "camera") for (const id of $("cameras").value.split(",").map((s) => s.trim()).filter(Boolean)) params.append("camera", id);
+    const radius = Number($("radius").value);
+    const ids = $("cameras").value.split(",").map((s) => s.trim()).filter(Boolean);
+    let asked = null;
+    if (kind === "building") asked = { building: $("building").value };
+    if (kind === "zone") asked = { building: $("building").value, zone: $("zone").value };
+    if (kind === "door") asked = { door: $("door").value, radius_m: radius };
+    if (kind === "near") {
+      const [lat, lon] = $("near").value.split(",").map(Number);
+      asked = { lat, lon, radius_m: radius };
+      params.set("near", $("near").value);
+    }
+    if (kind === "camera") asked = { camera_ids: ids };
+    for (const [k, v] of Object.entries(asked)) {
+      if (k === "camera_ids") for (const id of v) params.append("camera", id);
+      else if (k !== "lat" && k !== "lon") params.set(k, v);
+    }
     $("search-msg").textContent = "searching…";
     try {
       found = await json(`/api/recordings/search?${params}`);
     } catch (e) { $("search-msg").textContent = e.message; return; }
+    place = asked;
     $("search-msg").textContent = `${found.cameras.length} camera(s)`;
     $("place").textContent = `· ${found.place} · ${local(found.start)} → ${local(found.end)}`;
     $("coverage").tBodies[0].replaceChildren(...found.cameras.map((c) => el("tr", { "data-id": c.camera_id },
@@ -99,7 +112,7 @@
     try {
       const job = await json("/api/exports", { method: "POST", body: {
         camera_ids: ids, start: found.start, end: found.end,
-        case_id: $("case").value, reason: $("reason").value } });
+        case_id: $("case").value, reason: $("reason").value, place } });
       $("export-msg").textContent = "export started";
       $("job").hidden = false;
       $("job-id").textContent = job.id;

@@ -38,3 +38,18 @@ def test_claim_reports_trimmed_entries(redis_client):
     time.sleep(0.02)
     claimed, deleted = c.claim_stale(min_idle_ms=1)
     assert claimed == [] and deleted == [entry]
+
+
+def test_idle_consumers_without_pending_entries_are_forgotten(redis_client):
+    a = GroupConsumer(redis_client, names.EVENTS_STREAM, names.ALERTS_GROUP, "a")
+    b = GroupConsumer(redis_client, names.EVENTS_STREAM, names.ALERTS_GROUP, "b")
+    a.ensure_group()
+    redis_client.xadd(names.EVENTS_STREAM, {"e": "1"})
+    b.read_new(block_ms=10)  # b holds one pending entry
+    a.read_new(block_ms=10)
+    redis_client.xgroup_createconsumer(names.EVENTS_STREAM, names.ALERTS_GROUP, "old")
+    time.sleep(0.05)
+    assert a.forget_idle_consumers(idle_ms=10) == ["old"]
+    names_left = {c["name"] for c in redis_client.xinfo_consumers(names.EVENTS_STREAM,
+                                                                    names.ALERTS_GROUP)}
+    assert b"b" in names_left and b"old" not in names_left

@@ -73,6 +73,7 @@ def test_held_door_is_one_alert_resolved_when_closed(redis_client, cfg, sqlite_s
         assert service.stats.failed == 0
     (alert,) = sqlite_store.alerts.list()
     assert alert.rule == "door_held" and alert.status == "resolved"
+    assert alert.count == 6 and alert.last_event_at == later(t0, 6)  # 1 + 5 reports
     detail = sqlite_store.alerts.get(alert.id)
     assert detail.history[-1].actor == "system" and detail.history[-1].action == "resolved"
     assert detail.history[-1].details["auto"] is True
@@ -147,3 +148,27 @@ def test_poison_entry_goes_to_dead_letter_after_max_deliveries(redis_client, cfg
     (letter,) = [f for _i, f in redis_client.xrange(names.DEADLETTER_STREAM)]
     assert b"poison: delivered 3 times" in letter[b"reason"]
     assert sqlite_store.alerts.list() == []
+
+
+def test_redis_failure_after_commit_retries_without_a_second_alert(redis_client, cfg,
+                                                                  sqlite_store):
+    import redis as redis_mod
+
+    site = make_site()
+    forced = ev(EventKind.DOOR_FORCED, "d1", now_ms())
+    with running_service(site, cfg, sqlite_store) as service:
+        real_ack = service.consumer.ack
+        failures: list[Any] = []
+
+        def flaky_ack(ids: Any) -> int:
+            if not failures:
+                failures.append(ids)
+                raise redis_mod.ConnectionError("injected: connection lost before XACK")
+            return real_ack(ids)
+
+        service.consumer.ack = flaky_ack  # type: ignore[method-assign]
+        EventSink(redis_client).add(forced)
+        wait_until(lambda: failures and service.consumer.pending_count() == 0, timeout=15)
+        assert service.stats.redis_errors == 1
+    (alert,) = sqlite_store.alerts.list()
+    assert alert.count == 1 and alert.event_ids == [forced.id]

@@ -161,7 +161,9 @@ def test_investigator_exports_and_downloads_a_clip(browser: Any, stack: Stack,
     page.fill("#reason", "door forced at B101")
     page.click("#do-export")
     page.wait_for_selector("#download:not([hidden])", timeout=60_000)
-    assert "CASE-2026-0412" in page.inner_text("#manifest")
+    manifest = page.inner_text("#manifest")
+    assert "CASE-2026-0412" in manifest
+    assert '"place": "door door-A' in manifest  # how the cameras were chosen is kept
     page.screenshot(path=str(SCREENSHOTS / "recordings-export.png"), full_page=True)
     with page.expect_download() as info:
         page.click("#download")

@@ -33,6 +33,8 @@ class Scene:
     base: npt.NDArray[np.float32]
     noise: float = 3.0
     seed: int = 7
+    grain: float = 0.0
+    """Spatially coarse noise (8x8-pixel cells), as low-light sensors and encoders make."""
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
@@ -57,4 +59,9 @@ class Scene:
         sigma = self.noise if noise is None else noise
         if sigma > 0:
             img = img + self.rng.standard_normal(img.shape, dtype=np.float32) * sigma
+        if self.grain > 0:
+            h, w = img.shape[:2]
+            coarse = self.rng.standard_normal((h // 8, w // 8), dtype=np.float32)
+            grain = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR) * self.grain
+            img = img + grain[..., None]
         return np.asarray(np.clip(img, 0, 255), dtype=np.uint8)

@@ -46,6 +46,15 @@ def test_heavy_noise_even_in_the_dark_is_not_motion_but_a_person_still_is(base, 
     assert person.motion_fraction > 0.01
 
 
+def test_coarse_grain_in_a_dark_scene_never_starts_motion(base):
+    detector, tracker = FrameDiffMotionDetector(), MotionTracker()
+    scene = Scene(base, noise=7.0, grain=6.0)
+    transitions = []
+    for i in range(150):  # 30 s
+        transitions += tracker.update(detector.detect(scene.render(gain=0.25)), i / FPS)
+    assert transitions == []
+
+
 def test_bright_object_in_a_dark_scene_stays_local(base):
     # Headlights at night: a bright object must not re-stretch the whole picture.
     detector = FrameDiffMotionDetector()

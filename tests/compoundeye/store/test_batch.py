@@ -66,3 +66,14 @@ def test_concurrent_batches_for_one_key_conflict_instead_of_duplicating(store: S
         stale.upsert(new("x", ["2"]), ["2"])
         stale.flush()
     assert len(store.alerts.list()) == 1
+
+
+def test_old_processed_ids_are_pruned(store: Store):
+    from compoundeye.store import alerts as ops
+
+    with store.transaction() as conn:
+        ops.mark_processed(conn, [("old", None)], now=T0)
+        ops.mark_processed(conn, [("new", None)], now=T0 + timedelta(days=10))
+    with store.transaction() as conn:
+        assert ops.prune_processed(conn, T0 + timedelta(days=1)) == 1
+        assert ops.processed(conn, ["old", "new"]) == {"new"}

@@ -183,3 +183,20 @@ def test_last_will_status_topic_is_retained(redis_client, cfg):
         sub.subscribe(topic, qos=1)
         wait_until(lambda: seen)
     assert json.loads(seen[0])["state"] == "offline"
+
+
+@pytest.mark.slow
+def test_listener_reconnects_after_a_broker_restart(services, redis_client, cfg):
+    if not services.is_private("mqtt"):
+        pytest.skip("needs a private broker it may restart")
+    site = make_site()
+    with running(site, cfg) as listener:
+        generation = listener._generation
+        services.restart("mqtt")
+        # a disconnect and a new connection each move the generation on
+        wait_until(lambda: listener._generation >= generation + 2
+                   and listener.connected.is_set(), timeout=30)
+        with publisher(cfg.mqtt_url) as pub:
+            publish(pub, "doors/d1/events", '{"event":"tamper","seq":5}')
+        wait_until(lambda: listener.stats.events == 1, timeout=15)
+    assert [e.kind.value for e in events(redis_client)] == ["door.tamper"]
