@@ -137,13 +137,17 @@ class RuleEngine:
 
     # -- events --------------------------------------------------------------------------
 
-    def evaluate(self, event: Event) -> list[Intent]:
-        """The intents one event causes (often none)."""
+    def evaluate(self, event: Event, *, door_rules: bool = True) -> list[Intent]:
+        """The intents one event causes (often none).
+
+        ``door_rules=False`` leaves the stateful door events (grants, openings, ...) out:
+        with several alerting processes only the door-rules leader evaluates them.
+        """
         self.correlator.note(event)
         kind = event.kind
         sid = event.source.id
         if kind in DOOR_KINDS:
-            return self._door(event)
+            return self._door(event) if door_rules else []
         if kind is EventKind.DOOR_OFFLINE:
             return [self.open_intent("door_offline", "door", sid, event.ts, event,
                                attrs={"reason": event.attrs.get("reason", "no heartbeat")})]
@@ -229,7 +233,9 @@ class RuleEngine:
                             f"{anomaly.direction}")
         return intent
 
-    def tick(self, now: datetime) -> list[Intent]:
+    def tick(self, now: datetime, *, door_rules: bool = True) -> list[Intent]:
         """Time-driven findings (doors held open past their limit)."""
         self.correlator.prune(now)
+        if not door_rules:
+            return []
         return [self._finding(f, None) for f in self.doors.tick(now)]

@@ -31,7 +31,8 @@ from sqlalchemy.exc import DBAPIError
 
 from alerts.consumer import Entry, GroupConsumer
 from alerts.dedupe import Intent
-from alerts.rules import RuleEngine
+from alerts.doorlead import DoorLeader, is_door_entry
+from alerts.rules import DOOR_KINDS, RuleEngine
 from alerts.watchdog import CameraWatchdog
 from alerts.writer import ConflictError, apply_intents, publish_changes
 from compoundeye import names
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 WATCHDOG_SECONDS = 5.0
 SAVE_SECONDS = 60.0
+LEASE_REFRESH_SECONDS = 1.0
 PRUNE_SECONDS = 3600.0
 FORGET_CONSUMERS_AFTER = 3600.0
 PROCESSED_RETENTION = timedelta(days=7)
@@ -85,6 +87,7 @@ class _Work:
     intents: list[Intent]
     ack_ids: list[str]
     dead: list[tuple[Entry, str]]
+    group: GroupConsumer | None = None
 
 
 class AlertService:
@@ -101,6 +104,7 @@ class AlertService:
         self._own_store = store is None
         self.consumer = GroupConsumer(self.redis, names.EVENTS_STREAM, names.ALERTS_GROUP,
                                       consumer or default_consumer_name(), count=batch_size)
+        self.doors = DoorLeader(self.redis, self.consumer.consumer, count=batch_size)
         self.rules = RuleEngine(site, clock=clock, activity_load=self._load_activity)
         self.watchdog = CameraWatchdog(self.rules, self.redis, clock())
         self.stats = ServiceStats()
@@ -137,6 +141,10 @@ class AlertService:
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, RETRY_MAX_SECONDS)
         finally:
+            try:
+                self.doors.release()
+            except redis.RedisError as exc:
+                log.warning("door-rules lease not released (%s); it expires by itself", exc)
             self._save_activity()
             if self._own_store:
                 self.store.close()
@@ -159,8 +167,14 @@ class AlertService:
         entries = self.consumer.read_new(block_ms=int(TICK_SECONDS * 1000))
         if entries:
             self.process(entries)
+        if self._due("lease", LEASE_REFRESH_SECONDS):
+            self._lead()
+        if self.doors.leading:
+            door_entries = self.doors.read()
+            if door_entries:
+                self.process(door_entries, door_rules=True)
         if self._due("tick", TICK_SECONDS):
-            self._later(self.rules.tick(self.clock()))
+            self._later(self.rules.tick(self.clock(), door_rules=self.doors.leading))
         if self._due("claim", max(1.0, self.site.alerting.claim_idle_seconds / 2)):
             self._claim()
         if self._due("watchdog", WATCHDOG_SECONDS):
@@ -169,6 +183,14 @@ class AlertService:
             self._save_activity()
         if self._due("prune", PRUNE_SECONDS):
             self._prune()
+
+    def _lead(self) -> None:
+        was = self.doors.leading
+        if self.doors.refresh() and not was:
+            entries = self.doors.take_over()
+            if entries:
+                log.info("taking over %d door-rule entries left pending", len(entries))
+                self.process(entries, door_rules=True)
 
     def _later(self, intents: list[Intent]) -> None:
         if intents:
@@ -207,8 +229,11 @@ class AlertService:
         if gone:
             log.info("removed idle consumers with nothing pending: %s", ", ".join(gone))
 
-    def process(self, entries: Sequence[Entry]) -> None:
+    def process(self, entries: Sequence[Entry], *, door_rules: bool = False) -> None:
         """Evaluate a batch of entries, store its changes, then acknowledge it.
+
+        With ``door_rules`` the entries come from the door-rules group: only the stateful
+        door events are evaluated (the main group evaluates, or dead-letters, the rest).
 
         Evaluation feeds the rules' state, so it happens once per delivery: the outcome
         (intents, dead letters, entries to acknowledge) is kept as unfinished work until
@@ -219,23 +244,36 @@ class AlertService:
         dead: list[tuple[Entry, str]] = []
         max_deliveries = self.site.alerting.max_deliveries
         field = names.EVENT_FIELD.encode()
+        group = self.doors.group if door_rules else self.consumer
         for entry in entries:
             raw = entry.fields.get(field)
+            if door_rules and not is_door_entry(entry):
+                done.append(entry.id)  # not for the door rules: nothing to do here
+                continue
             if entry.deliveries > max_deliveries:
                 dead.append((entry, f"poison: delivered {entry.deliveries} times without "
                                     f"being processed (limit {max_deliveries})"))
                 self.stats.poison += 1
                 continue
             if raw is None:
-                dead.append((entry, f"entry has no '{names.EVENT_FIELD}' field"))
+                if door_rules:
+                    done.append(entry.id)  # the main group dead-letters it
+                else:
+                    dead.append((entry, f"entry has no '{names.EVENT_FIELD}' field"))
                 continue
             try:
                 event = Event.from_json(raw)
             except (ValidationError, ValueError) as exc:
-                dead.append((entry, f"not a valid event: {exc}"[:900]))
+                if door_rules:
+                    done.append(entry.id)
+                else:
+                    dead.append((entry, f"not a valid event: {exc}"[:900]))
+                continue
+            if door_rules and event.kind not in DOOR_KINDS:
+                done.append(entry.id)
                 continue
             try:
-                intents.extend(self.rules.evaluate(event))
+                intents.extend(self.rules.evaluate(event, door_rules=door_rules))
             except Exception:  # a rule bug must not stop the service: leave it pending
                 self.stats.failed += 1
                 log.exception("evaluating event %s (entry %s) failed; left pending", event.id,
@@ -243,7 +281,7 @@ class AlertService:
                 continue
             self.stats.events += 1
             done.append(entry.id)
-        self._unfinished = _Work(intents, done, dead)
+        self._unfinished = _Work(intents, done, dead, group)
         self._finish()
 
     def _finish(self) -> None:
@@ -256,11 +294,12 @@ class AlertService:
             self._dead(entry, reason)
             work.dead.pop(0)
             work.ack_ids.append(entry.id)
-        if not self._store(work.intents, work.ack_ids):
+        if not self._store(work.intents, work.ack_ids, work.group or self.consumer):
             return  # stopping with the database down: the entries stay pending
         self._unfinished = None
 
-    def _store(self, intents: list[Intent], ack_ids: list[str]) -> bool:
+    def _store(self, intents: list[Intent], ack_ids: list[str],
+               group: GroupConsumer) -> bool:
         backoff = 0.2
         while intents:
             try:
@@ -281,8 +320,10 @@ class AlertService:
         publish_changes(self.redis, changes)
         self.stats.changes += len(changes)
         if ack_ids:
-            self.stats.acked += self.consumer.ack(ack_ids)
-            self.stats.batches += 1
+            acked = group.ack(ack_ids)
+            if group is self.consumer:
+                self.stats.acked += acked
+                self.stats.batches += 1
         return True
 
     def _dead(self, entry: Entry, reason: str) -> None:

@@ -112,7 +112,7 @@ def _door_child(services: ServiceSet, doors: int, prefix: str = "doors") -> Chil
     ids = door_ids(doors)
     esp = [d for i, d in enumerate(ids) if i % ESP_RFID_EVERY == ESP_RFID_EVERY - 1]
     argv = [sys.executable, "-m", "sample_streams.doorsim", "--mqtt-url", services.mqtt_url,
-            "--doors", ",".join(ids), "--prefix", prefix, "--rate", "0.05",
+            "--doors", ",".join(ids), "--prefix", prefix, "--rate", "0.05", "--forced", "0.05",
             "--held-open", "15", "--heartbeat", "20"]  # fmt: skip
     if esp:
         argv += ["--esp-rfid", ",".join(esp)]

@@ -17,6 +17,13 @@ ALERT_FIELD = "a"
 ALERTS_GROUP = "ce-alerts"
 """Consumer group of the alerting service on ``ce:events``."""
 
+DOOR_RULES_GROUP = "ce-alerts-doors"
+"""Second consumer group on ``ce:events``, read only by the alerting process that holds the
+door-rules lease: the stateful door rules see every door event, in order, in one process."""
+
+DOOR_RULES_LEASE = "ce:alerts:door-rules:leader"
+"""Key holding the name of the alerting process that runs the door rules (with a TTL)."""
+
 STREAM_MAXLEN = 1_000_000
 """Approximate cap on each stream (XADD MAXLEN ~), so Redis memory stays bounded."""
 

@@ -65,6 +65,10 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
         version=__version__,
         description="Security desk, ops and police views of the compoundeye pipeline.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc load their scripts from a CDN: nothing here may need the
+        # internet, so only the schema is served (GET /openapi.json).
+        docs_url=None,
+        redoc_url=None,
     )
     for module in (alerts, cameras, uptime, recordings, exports, audit, health, metrics, auth,
                    site_map):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 
 from compoundeye.settings import Settings
 from compoundeye.site import SiteConfigError, load_site
 from dashboard.app import create_app
+from dashboard.state import AppState
 
 log = logging.getLogger(__name__)
 
@@ -28,5 +31,19 @@ def run(args: argparse.Namespace) -> int:
              len(site.cameras), len(site.doors), args.host, args.port)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_config=None,
                             timeout_graceful_shutdown=5, access_log=False)
-    uvicorn.Server(config).run()
+    _Server(config, app).run()
     return 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, also telling open event streams to end when asked to stop."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        state: AppState | None = getattr(self._app.state, "ce", None)
+        if state is not None:
+            state.stopping.set()  # only a flag: the streams check it between reads
+        super().handle_exit(sig, frame)

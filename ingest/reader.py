@@ -109,7 +109,8 @@ class ReaderOptions:
     open_timeout_ms: int = 10_000
     read_timeout_ms: int = 5000
     backoff_initial: float = 1.0
-    backoff_max: float = 30.0
+    backoff_max: float = 10.0
+    """A camera back on the air is read again within this (plus its connect time)."""
     decode_threads: int = 1
     colour: bool = False
     """BGR frames (colour snapshots) instead of the luma plane (grey, much cheaper)."""

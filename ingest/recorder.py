@@ -109,7 +109,7 @@ class Recorder:
 
     def __init__(self, camera_id: str, url: str, recordings_root: Path, *,
                  segment_seconds: int = 10, stop_grace: float = 5.0,
-                 backoff_initial: float = 1.0, backoff_max: float = 30.0) -> None:
+                 backoff_initial: float = 1.0, backoff_max: float = 10.0) -> None:
         self.camera_id = camera_id
         self.url = url
         self.root = recordings_root
@@ -220,7 +220,8 @@ class Recorder:
 
     def _reap(self, process: subprocess.Popen[bytes]) -> None:
         try:
-            process.wait(timeout=self.stop_grace if self._stop.is_set() else 1.0)
+            # Its pipes are closed (it exited) or stop's grace is already spent: not long.
+            process.wait(timeout=1.0)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

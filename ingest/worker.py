@@ -252,11 +252,14 @@ class EdgeWorker:
             log.exception("writing metrics failed")
 
     def _retention_loop(self, retention: Retention) -> None:
-        while not self._stop.wait(self.options.retention_interval):
+        """A pass at start (a disk may have filled while the worker was down), then every
+        interval."""
+        while not self._stop.is_set():
             try:
                 retention.run_once()
             except OSError as exc:
                 log.error("retention pass failed: %s", exc)
+            self._stop.wait(self.options.retention_interval)
 
     def _door_listener(self, publisher: bus.BufferedPublisher,
                        client: redis.Redis) -> _Runnable | None:
@@ -302,7 +305,12 @@ class EdgeWorker:
         if collector is not None:
             self._write_metrics(collector)
         if writer is not None and hasattr(writer, "close"):
-            writer.close(timeout=max(0.1, min(1.5, deadline - time.monotonic() - 0.5)))
+            # The client may wait on retries while the TSDB is down: never past the budget.
+            budget = max(0.1, min(1.5, deadline - time.monotonic() - 0.5))
+            closer = threading.Thread(target=writer.close, kwargs={"timeout": budget},
+                                      name="metrics-close", daemon=True)
+            closer.start()
+            closer.join(budget + 0.5)
         if self.status_writer is not None:
             self.status_writer.remove_worker(self.options.worker_id)
         publisher.stop()

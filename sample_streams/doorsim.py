@@ -356,6 +356,7 @@ class DoorSimulator:
         try:
             for offset, message in self.traffic.events():
                 if duration is not None and offset > duration:
+                    self._stop.wait(max(0.0, start + duration - time.monotonic()))
                     break
                 if self._stop.wait(max(0.0, start + offset - time.monotonic())):
                     break

@@ -29,7 +29,8 @@ router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
 AlertId = Annotated[str, PathParam(pattern=r"^[0-9a-zA-Z_-]{1,40}$", description="alert id")]
 SiteId = Annotated[str | None, Query(pattern=ID_RE_TEXT)]
-SSE_BLOCK_MS = 5000
+SSE_BLOCK_MS = 2000
+"""How long one XREAD waits: also the longest a stream takes to notice a shutdown."""
 SSE_BATCH = 200
 SSE_RETRY_SECONDS = 2.0
 log = logging.getLogger(__name__)

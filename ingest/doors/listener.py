@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
 """How long the broker keeps our session (and queued messages) while we are away."""
+RECEIVE_MAXIMUM = 100
+"""Unacknowledged messages the broker may have in flight to us: what we hold in memory."""
 RETRY_MIN_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
 
@@ -159,6 +161,7 @@ class DoorListener:
         host, port = mqtt_host_port(self.settings.mqtt_url)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
         self._seed_liveness()
         self._client.connect_async(host, port, keepalive=30, clean_start=False,
                                    properties=props)

@@ -69,8 +69,11 @@ def check_alerts(store: Store) -> None:
         [OFFLINE_EACH] * OFFLINE_CAMERAS
 
 
+@pytest.mark.parametrize("restart_as", ["victim", "rescuer"])
 def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(
-        services, redis_client, tmp_path: Path):
+        services, redis_client, tmp_path: Path, restart_as: str):
+    """Restarted under the same name it re-reads its own pending entries; under another
+    name it claims them (XAUTOCLAIM) once they have been idle for claim_idle_seconds."""
     site_file = write_site(make_site(claim_idle=1.0), tmp_path / "site.yaml")
     db = f"sqlite:///{tmp_path / 'alerts.db'}"
     env = {"CE_REDIS_URL": services.redis_url, "CE_DATABASE_URL": db,
@@ -93,7 +96,7 @@ def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(
             "the kill came too late to test anything"
     finally:
         stop(victim)
-    with process(command, env, log):
+    with process(["alerts", "--site", str(site_file), "--consumer", restart_as], env, log):
         wait_until(lambda: group_done(redis_client), timeout=120)
     assert redis_client.xpending(names.EVENTS_STREAM, names.ALERTS_GROUP)["pending"] == 0
     check_alerts(store)

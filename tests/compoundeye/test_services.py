@@ -65,8 +65,9 @@ def test_private_instances_restart_on_same_port_and_leave_nothing() -> None:
         assert not psutil.pid_exists(pid)
 
 
-def test_mqtt_persistent_session_survives_within_instance() -> None:
-    """A QoS 1 message published while a persistent subscriber is away is delivered later."""
+def test_mqtt_persistent_session_survives_a_broker_restart() -> None:
+    """A QoS 1 message published while a persistent subscriber is away is delivered later,
+    even when the broker restarted in between."""
     with ServiceSet(env={"CE_REDIS_URL": "redis://unused", "CE_TSDB_URL": "http://unused"}) as own:
         assert not own.is_private("redis")
         with pytest.raises(ServiceError):
@@ -89,6 +90,7 @@ def test_mqtt_persistent_session_survives_within_instance() -> None:
         assert subscribed.wait(5)
         sub.disconnect()
         sub.loop_stop()
+        own.restart("mqtt")  # the session is persisted across a broker restart
 
         pub = connect("ce-test-pub", clean=True)
         pub.loop_start()

@@ -33,6 +33,18 @@ def test_list_newest_first_with_filters_and_stream_position(
     assert [a["id"] for a in door] == [old]
     limited = client.get("/api/alerts", params={"limit": 1}, headers=op).json()
     assert len(limited) == 1
+    assert client.post(f"/api/alerts/{old}/resolve", headers=op).status_code == 200
+    still_open = client.get("/api/alerts", params={"status": "open"}, headers=op).json()
+    assert [x["id"] for x in still_open] == [new]
+    resolved = client.get("/api/alerts", params={"status": "resolved"}, headers=op).json()
+    assert [x["id"] for x in resolved] == [old]
+
+
+def test_assign_defaults_to_the_caller(client: TestClient, store: Store,
+                                       tokens: dict[str, str]) -> None:
+    alert_id = open_alert(store)
+    taken = client.post(f"/api/alerts/{alert_id}/assign", headers=bearer(tokens["admin"]))
+    assert taken.status_code == 200 and taken.json()["assignee"] == "admin-1"
 
 
 def test_lifecycle_records_who_and_when_and_audits(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
 from compoundeye.store import Store
@@ -96,3 +98,12 @@ def test_a_revoked_token_ends_its_sessions(client: TestClient, tokens: dict[str,
     path = client.app.state.ce.settings.effective_tokens_file  # type: ignore[attr-defined]
     add_token(path, "operator-1", Role.OPS)  # same name, new role: old sessions end
     assert client.get("/api/me").status_code == 401
+
+
+def test_no_page_needs_the_internet(client: TestClient, tokens: dict[str, str]) -> None:
+    assert client.get("/docs").status_code == 404  # Swagger UI would load a CDN
+    assert client.get("/openapi.json").json()["info"]["title"] == "compoundeye dashboard"
+    static = Path(__file__).resolve().parents[3] / "dashboard" / "static"
+    for asset in static.iterdir():
+        text = asset.read_text().replace("http://www.w3.org/2000/svg", "")  # a name, no fetch
+        assert "http://" not in text and "https://" not in text, asset.name

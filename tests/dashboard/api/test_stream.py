@@ -93,6 +93,7 @@ def test_stream_refuses_a_malformed_last_event_id(
     assert "stream id" in response.json()["detail"]
 
 
+@pytest.mark.slow
 def test_stream_survives_a_redis_restart(
         services: ServiceSet, dash_settings: Settings, site: Site, tokens: dict[str, str],
         writer: Store) -> None:

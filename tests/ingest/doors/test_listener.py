@@ -144,17 +144,18 @@ def test_redis_outage_loses_nothing(services, redis_client, cfg):
         wait_until(lambda: listener.stats.events == 1)
         services.stop_service("redis")
         try:
-            for seq in range(2, 12):
+            # more than the in-flight window (RECEIVE_MAXIMUM): the rest waits in the broker
+            for seq in range(2, 152):
                 publish(pub, "doors/d1/events", json.dumps({"event": "opened", "seq": seq}))
             wait_until(lambda: listener.stats.redis_errors > 0)
         finally:
             services.start_service("redis")
         client: Any = redis.Redis.from_url(cfg.redis_url)
-        wait_until(lambda: listener.stats.events == 11, timeout=30)
+        wait_until(lambda: listener.stats.events == 151, timeout=60)
     # Redis restarted empty: every message after the outage is there, none lost
     seqs = sorted(Event.from_json(f[b"e"]).attrs["seq"]
                   for _i, f in client.xrange(names.EVENTS_STREAM))
-    assert seqs == list(range(2, 12))
+    assert seqs == list(range(2, 152))
 
 
 def test_heartbeats_keep_a_door_online_and_silence_raises_offline(redis_client, cfg):
