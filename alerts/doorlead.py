@@ -54,11 +54,13 @@ class DoorLeader:
 
     def refresh(self) -> bool:
         """Take the lease if free, or extend our own; True while we lead."""
-        if self.leading and self._extend(keys=[names.DOOR_RULES_LEASE],
-                                         args=[self.name, self.lease_ms]):
-            return True
-        taken = bool(self.client.set(names.DOOR_RULES_LEASE, self.name, nx=True,
-                                     px=self.lease_ms))
+        # Extending also covers a restart under the same consumer name: the lease of the
+        # dead process is ours again at once.
+        taken = bool(self._extend(keys=[names.DOOR_RULES_LEASE],
+                                  args=[self.name, self.lease_ms]))
+        if not taken:
+            taken = bool(self.client.set(names.DOOR_RULES_LEASE, self.name, nx=True,
+                                         px=self.lease_ms))
         if taken and not self.leading:
             log.info("%s now runs the door rules", self.name)
             self.group.ensure_group()

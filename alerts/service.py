@@ -66,6 +66,7 @@ class ServiceStats:
     """Counters of one alerting process."""
 
     events: int = 0
+    door_events: int = 0
     batches: int = 0
     changes: int = 0
     acked: int = 0
@@ -279,7 +280,10 @@ class AlertService:
                 log.exception("evaluating event %s (entry %s) failed; left pending", event.id,
                               entry.id)
                 continue
-            self.stats.events += 1
+            if door_rules:
+                self.stats.door_events += 1
+            else:
+                self.stats.events += 1
             done.append(entry.id)
         self._unfinished = _Work(intents, done, dead, group)
         self._finish()

@@ -125,11 +125,11 @@ def _xadd_all(client: redis.Redis, events: list[Event]) -> None:
         pipe.execute()
 
 
-def _group(client: redis.Redis) -> dict[str, Any] | None:
+def _group(client: redis.Redis, wanted: str = names.ALERTS_GROUP) -> dict[str, Any] | None:
     try:
         for group in client.xinfo_groups(names.EVENTS_STREAM):
             name = group["name"]
-            if (name.decode() if isinstance(name, bytes) else name) == names.ALERTS_GROUP:
+            if (name.decode() if isinstance(name, bytes) else name) == wanted:
                 return dict(group)
     except redis.ResponseError:
         return None
@@ -137,10 +137,14 @@ def _group(client: redis.Redis) -> dict[str, Any] | None:
 
 
 def _acked(client: redis.Redis) -> int:
-    group = _group(client)
-    if group is None or group.get("entries-read") is None:
-        return 0
-    return int(group["entries-read"]) - int(group["pending"])
+    """Entries done by both groups: the alerting group and the door-rules group."""
+    done = []
+    for wanted in (names.ALERTS_GROUP, names.DOOR_RULES_GROUP):
+        group = _group(client, wanted)
+        if group is None or group.get("entries-read") is None:
+            return 0
+        done.append(int(group["entries-read"]) - int(group["pending"]))
+    return min(done)
 
 
 def redis_benchmark_xadd(port: int, requests: int) -> float:

@@ -117,7 +117,12 @@ class CameraPipeline:
                             self._transitions(self.detectors.tracker.finish(stale), None)
                     continue
                 last_ts = item.wall_ts
-                self.process(item)
+                try:
+                    self.process(item)
+                except Exception:  # a detector bug must not end this camera's detection
+                    self.stats.frame_errors += 1
+                    if self.stats.frame_errors == 1 or self.stats.frame_errors % 1000 == 0:
+                        log.exception("camera %s: detection failed on a frame", self.camera.id)
         finally:
             if self._motion_started and last_ts:
                 self._transitions(self.detectors.tracker.finish(last_ts), None)

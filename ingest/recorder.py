@@ -136,14 +136,20 @@ class Recorder:
     def run(self) -> None:
         """Run ffmpeg, move finished segments, restart with back-off; until stop."""
         segment_path(self.root, self.camera_id, datetime.now(UTC))  # refuses unsafe ids
-        self.staging.mkdir(parents=True, exist_ok=True)
-        self.move_leftovers()
         while not self._stop.is_set():
+            try:
+                self.staging.mkdir(parents=True, exist_ok=True)
+                self.move_leftovers()
+            except OSError as exc:  # a full or read-only disk: keep trying, say why
+                self.stats.last_error = f"recordings directory: {exc.strerror}"
+                log.error("camera %s: %s", self.camera_id, self.stats.last_error)
+                self._stop.wait(self._backoff.next())
+                continue
             started = time.monotonic()
             segments_before = self.stats.segments
             code = self._run_once()
-            self.move_leftovers()
             if self._stop.is_set():
+                self.move_leftovers()
                 break
             self.stats.restarts += 1
             if time.monotonic() - started > 60 and self.stats.segments > segments_before:

@@ -9,8 +9,10 @@ clip. Serving a camera is then `appsrc ! rtph264pay`: no decoding, no re-encodin
 Time model: every camera is a live source on one simulator clock. Global frame g advances
 at the clip rate from the simulator's epoch; camera c shows clip frame
 (g + offset_frames[c]) mod frames, whoever is watching. A new viewer starts at the next
-keyframe. Buffers are stamped with pipeline running time on push, so timestamps run on
-continuously across loops of the clip.
+keyframe (so the first picture arrives within one GOP, 1.33 s). The first buffer is stamped
+with the pipeline's running time and every later one exactly 1/fps after it, so timestamps
+run on evenly across loops of the clip; a feed that stalls for over 2 s resynchronises on
+the next keyframe instead of bursting.
 """
 
 from __future__ import annotations

@@ -82,6 +82,7 @@ class RtspSimulator:
             ]
         if clips:
             self._cmd += ["--clips", ",".join(clips)]
+        self._clips_dir = clips_dir or REPO_ROOT / "sample_streams" / "clips"
         if clips_dir is not None:
             self._cmd += ["--clips-dir", str(clips_dir)]
         self._ready_timeout_s = ready_timeout_s
@@ -249,7 +250,7 @@ class RtspSimulator:
 
     def clip_dir(self, camera_id: str) -> Path:
         """The folder holding the camera's clip (main.mp4, sub.mp4, truth.json)."""
-        return REPO_ROOT / "sample_streams" / "clips" / self.cameras[camera_id]
+        return self._clips_dir / self.cameras[camera_id]
 
     # -- control -----------------------------------------------------------------------------
 

@@ -53,15 +53,20 @@ def process(command: list[str], env: dict[str, str], log: Path
         stop(proc)
 
 
-def group_done(client: Any) -> bool:
-    """Every entry of ce:events delivered to the alerting group and acknowledged."""
+def group_done(client: Any, wanted: tuple[str, ...] = (names.ALERTS_GROUP,
+                                                     names.DOOR_RULES_GROUP)) -> bool:
+    """Every entry of ce:events delivered to the alerting groups and acknowledged."""
     try:
-        groups = client.xinfo_groups(names.EVENTS_STREAM)
+        groups = {(g["name"].decode() if isinstance(g["name"], bytes) else g["name"]): g
+                  for g in client.xinfo_groups(names.EVENTS_STREAM)}
     except redis.ResponseError:
         return False
-    for group in groups:
-        if group["name"] in (names.ALERTS_GROUP, names.ALERTS_GROUP.encode()):
-            length = client.xlen(names.EVENTS_STREAM)
-            read = group.get("entries-read")
-            return bool(group["pending"] == 0 and read is not None and int(read) >= length)
-    return False
+    length = client.xlen(names.EVENTS_STREAM)
+    for name in wanted:
+        group = groups.get(name)
+        if group is None:
+            return False
+        read = group.get("entries-read")
+        if group["pending"] != 0 or read is None or int(read) < length:
+            return False
+    return True

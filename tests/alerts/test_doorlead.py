@@ -19,11 +19,10 @@ def door_pending(client: Any) -> int:
     return int(client.xpending(names.EVENTS_STREAM, names.DOOR_RULES_GROUP)["pending"])
 
 
-def test_two_processes_one_door_rules_leader_no_false_door_alerts(redis_client, tmp_path):
+def test_two_processes_one_door_rules_leader_no_false_door_alerts(redis_client, redis_url,
+                                                                  tmp_path):
     site = make_site(held=60)
-    cfg = Settings(redis_url=redis_client.connection_pool.connection_kwargs and
-                   f"redis://127.0.0.1:{redis_client.connection_pool.connection_kwargs['port']}",
-                   data_dir=tmp_path)
+    cfg = Settings(redis_url=redis_url, data_dir=tmp_path)
     store = Store(f"sqlite:///{tmp_path / 'a.db'}")
     sink = EventSink(redis_client)
     t0 = now_ms()
@@ -41,6 +40,7 @@ def test_two_processes_one_door_rules_leader_no_false_door_alerts(redis_client, 
                     sink.add(ev(kind, door, later(base, dt), n=n, credential="c1"))
         wait_until(lambda: one.stats.events + two.stats.events == n, timeout=30)
         assert one.stats.events > 0 and two.stats.events > 0  # the load is shared
+        wait_until(lambda: one.stats.door_events + two.stats.door_events == n, timeout=30)
         wait_until(lambda: door_pending(redis_client) == 0)
         assert store.alerts.list() == []  # no forced or held from a split view of a door
         leader, other = (one, two) if one.doors.leading else (two, one)

@@ -28,17 +28,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 TAMPERED = 2000
 OFFLINE_CAMERAS = 10
 OFFLINE_EACH = 100
+FORCED = 100
 TOTAL = 10_000
 
 
 def workload() -> list[Event]:
-    """10,000 events: 2,000 tamper alerts, 10 offline alerts of 100 events, the rest noise."""
+    """10,000 events: 2,000 tamper alerts, 10 offline alerts of 100 events, 100 forced doors,
+    the rest noise."""
     t0 = now_ms()
     events: list[Event] = []
     for i in range(TAMPERED):
         events.append(ev(EventKind.CAMERA_TAMPER, f"t-{i}", t0, reason="covered"))
     for i in range(OFFLINE_CAMERAS * OFFLINE_EACH):
         events.append(ev(EventKind.CAMERA_OFFLINE, f"o-{i % OFFLINE_CAMERAS}", t0, n=i))
+    for i in range(FORCED):  # door rules: evaluated by the lease holder only
+        events.append(ev(EventKind.DOOR_FORCED, f"door-{i}", t0))
     for i in range(TOTAL - len(events)):
         events.append(ev(EventKind.MOTION_END, f"n-{i % 50}", t0, n=i, zone="street"))
     # interleave so every batch mixes the kinds
@@ -61,7 +65,8 @@ def push(client: Any, events: list[Event], pace: float = 0.0) -> None:
 def check_alerts(store: Store) -> None:
     alerts = store.alerts.list(limit=10_000)
     by_rule = Counter(a.rule for a in alerts)
-    assert by_rule == {"camera_tamper": TAMPERED, "camera_offline": OFFLINE_CAMERAS}
+    assert by_rule == {"camera_tamper": TAMPERED, "camera_offline": OFFLINE_CAMERAS,
+                       "door_forced": FORCED}
     keys = Counter(a.dedupe_key for a in alerts)
     assert max(keys.values()) == 1  # no cause has two alerts
     assert all(a.count == 1 for a in alerts if a.rule == "camera_tamper")
@@ -92,13 +97,14 @@ def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(
         victim.wait(timeout=10)
         producer.join(timeout=60)
         assert redis_client.xlen(names.EVENTS_STREAM) == TOTAL
-        assert len(store.alerts.list(limit=10_000)) < TAMPERED + OFFLINE_CAMERAS, \
+        assert len(store.alerts.list(limit=10_000)) < TAMPERED + OFFLINE_CAMERAS + FORCED, \
             "the kill came too late to test anything"
     finally:
         stop(victim)
     with process(["alerts", "--site", str(site_file), "--consumer", restart_as], env, log):
         wait_until(lambda: group_done(redis_client), timeout=120)
-    assert redis_client.xpending(names.EVENTS_STREAM, names.ALERTS_GROUP)["pending"] == 0
+    for group in (names.ALERTS_GROUP, names.DOOR_RULES_GROUP):
+        assert redis_client.xpending(names.EVENTS_STREAM, group)["pending"] == 0
     check_alerts(store)
     store.close()
 
@@ -134,7 +140,7 @@ def test_two_processes_share_the_load_without_duplicates(services, redis_client,
     check_alerts(store)
     with store.reading() as conn:
         processed = conn.exec_driver_sql("SELECT count(*) FROM processed_events").scalar()
-    assert processed == TAMPERED + OFFLINE_CAMERAS * OFFLINE_EACH
+    assert processed == TAMPERED + OFFLINE_CAMERAS * OFFLINE_EACH + FORCED
     assert len(consumers) == 2
     store.close()
     text = log.read_text()

@@ -136,10 +136,10 @@ def test_poison_entry_goes_to_dead_letter_after_max_deliveries(redis_client, cfg
     with running_service(site, cfg, sqlite_store) as service:
         original = service.rules.evaluate
 
-        def explode(event: Any) -> Any:
+        def explode(event: Any, **kwargs: Any) -> Any:
             if event.id == victim.id:
                 raise RuntimeError("rule bug")
-            return original(event)
+            return original(event, **kwargs)
 
         service.rules.evaluate = explode  # type: ignore[method-assign]
         wait_until(lambda: service.stats.poison == 1, timeout=20)

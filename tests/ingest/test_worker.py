@@ -359,7 +359,12 @@ def test_worker_rides_out_dead_redis_tsdb_and_camera_and_stops_in_time(tmp_path:
                      "location": {"building": "B1", "lat": 22.3, "lon": 114.1}}]})
     settings = Settings(redis_url=f"redis://127.0.0.1:{dead}/0",
                         tsdb_url=f"http://127.0.0.1:{dead}", data_dir=tmp_path)
-    worker = EdgeWorker(site, settings, WorkerOptions(worker_id="edge-dead"))
+    from compoundeye.tsdb import MetricsWriter
+
+    # A writer that gives up at once, so none of its threads outlives this test.
+    worker = EdgeWorker(site, settings, WorkerOptions(worker_id="edge-dead"),
+                        metrics_writer_factory=lambda: MetricsWriter(
+                            settings.tsdb_url, max_retries=0, timeout_ms=500))
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:

@@ -213,7 +213,8 @@ def test_loop_is_seamless_over_several_clip_lengths(tmp_path: Path):
         assert np.allclose(steps, 1 / FPS, atol=0.002), (steps.min(), steps.max())
         cap = read_stream(sim.url("loop1"), 7.0)
         assert not cap.error and len(cap.frames) >= 7 * FPS
-        clip = decode_file(tmp_path / "shortA" / "sub.mp4")
+        assert sim.clip_dir("loop1") == tmp_path / "shortA"
+        clip = decode_file(sim.clip_dir("loop1") / "sub.mp4")
         start, err = align(
             cap.frames,
             clip,
