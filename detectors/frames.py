@@ -59,11 +59,35 @@ def small_luma(frame: object, height: int) -> npt.NDArray[np.uint8]:
             img = img[::step, ::step]
         grey = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_BGR2GRAY)
     else:
-        grey = img.reshape(h, w)
+        grey = _area_shrink(img.reshape(h, w), height)
     if grey.shape[0] == height and grey.shape[1] == width:
         return np.ascontiguousarray(grey)
     interp = cv2.INTER_AREA if grey.shape[0] >= height else cv2.INTER_LINEAR
     return np.asarray(cv2.resize(grey, (width, height), interpolation=interp), dtype=np.uint8)
+
+
+def _area_shrink(grey: npt.NDArray[np.uint8], height: int) -> npt.NDArray[np.uint8]:
+    """Area-average ``grey`` down towards ``height`` rows with OpenCV's fast paths only.
+
+    OpenCV's area resize is vectorised for an exact halving only: 360 rows to 90 cost
+    about six times more in one step than in two halvings, and 360 to 120 (a factor of
+    3) more than twice a 3x3 box filter sampled every third pixel, which gives the same
+    averages. So: halve while the factor is even or inexact, finish an odd exact factor
+    with the box filter. What is left (a factor under 2) is for the caller's resize, on
+    a small image by then. An odd last row or column is dropped before a halving.
+    """
+    while True:
+        h, w = grey.shape[:2]
+        factor = h // height
+        if factor < 2 or w < 2:
+            return grey
+        if factor % 2 == 1 and h == factor * height and w >= factor:
+            centre, cols = factor // 2, (w // factor) * factor
+            box = cv2.blur(grey, (factor, factor))
+            return np.ascontiguousarray(box[centre:h:factor, centre:cols:factor])
+        half_h, half_w = h // 2, w // 2
+        grey = cv2.resize(grey[: 2 * half_h, : 2 * half_w], (half_w, half_h),
+                          interpolation=cv2.INTER_AREA)
 
 
 def polygon_mask(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import cv2
+import numpy as np
 
 from compoundeye.events import Event, EventKind, make_event
 from compoundeye.site.models import Camera
@@ -34,8 +35,6 @@ Publish = Callable[[Event], None]
 
 IDLE_FINISH_SECONDS = 5.0
 """With no frame for this long and the stream down, open motion is ended."""
-DETECT_ROWS = 180
-"""Rows handed to a detector whose working height is unknown."""
 TAMPER_INTERVAL_SECONDS = 1.0
 """Tamper and health checks run on one frame per second of stream time: their conditions
 must persist for seconds anyway, and this keeps them a small part of the per-frame cost."""
@@ -65,8 +64,6 @@ class CameraPipeline:
         self.reader = CameraReader(camera.id, camera.detect_url, camera.detect_fps, self.queue,
                                    reader_options)
         self.detectors = detectors or build_detectors(camera)
-        self._motion_rows = working_rows(self.detectors.motion)
-        self._tamper_rows = working_rows(self.detectors.tamper)
         self.stats = DetectionStats()
         self._tampers: dict[str, TamperFinding] = {}
         self._motion_started: dict[str, float] = {}
@@ -132,8 +129,9 @@ class CameraPipeline:
         frame = item.image
         det = self.detectors
         try:
-            result = det.motion.detect(shrink(frame, self._motion_rows))
-            findings = (det.tamper.update(shrink(frame, self._tamper_rows), item.wall_ts)
+            luma = detection_luma(frame)
+            result = det.motion.detect(luma)
+            findings = (det.tamper.update(luma, item.wall_ts)
                         if self._tamper_due(item.stream_ts) else [])
         except FrameError as exc:
             self.stats.frame_errors += 1
@@ -195,21 +193,15 @@ class CameraPipeline:
                        None)
 
 
-def working_rows(detector: object) -> int:
-    """Rows to hand a detector: twice its working height (``config.height``) when it has one.
+def detection_luma(frame: Frame) -> Frame:
+    """The picture the detectors are handed: the frame itself when it is grey.
 
-    The detectors shrink each frame to their working height with area averaging, which is
-    cheap for an exact halving and costs more than the rest of motion detection for other
-    factors (360 to 90 or 120 rows). Handing them frames of exactly twice their height,
-    shrunk here by a bilinear resize, keeps that step on the fast path.
+    The reader delivers the decoder's luma plane by default and the detectors shrink it
+    to their working size themselves (area averaging on OpenCV's fast paths, see
+    :func:`detectors.frames.small_luma`). A colour frame is converted to grey here, once
+    for both detectors. Anything else goes through unchanged for the detectors to
+    refuse with a :class:`FrameError`.
     """
-    height = getattr(getattr(detector, "config", None), "height", None)
-    return 2 * height if isinstance(height, int) and height > 0 else DETECT_ROWS
-
-
-def shrink(frame: Frame, rows: int) -> Frame:
-    """The frame resized to ``rows`` rows (aspect kept) when it is taller; else as is."""
-    if frame.ndim < 2 or frame.size == 0 or frame.shape[0] <= rows:
-        return frame
-    width = max(1, round(frame.shape[1] * rows / frame.shape[0]))
-    return cast(Frame, cv2.resize(frame, (width, rows), interpolation=cv2.INTER_LINEAR))
+    if frame.ndim == 3 and frame.shape[2] == 3 and frame.size and frame.dtype == np.uint8:
+        return cast(Frame, cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+    return frame

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -46,6 +47,7 @@ SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
 """How long the broker keeps our session (and queued messages) while we are away."""
 RECEIVE_MAXIMUM = 100
 """Unacknowledged messages the broker may have in flight to us: what we hold in memory."""
+LIVENESS_CHECK_SECONDS = 0.5
 RETRY_MIN_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
 
@@ -60,6 +62,7 @@ class ListenerStats:
     """Counters of a door listener."""
 
     received: int = 0
+    """Messages handled and acknowledged."""
     events: int = 0
     duplicates: int = 0
     heartbeats: int = 0
@@ -152,7 +155,11 @@ class DoorListener:
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         with self._gen_lock:
             generation = self._generation
-        self._queue.put(_Incoming(msg.topic, bytes(msg.payload), msg.mid, msg.qos, generation))
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:  # brokers refuse these; never let one stop the loop
+            topic = msg._topic.decode("utf-8", "replace")
+        self._queue.put(_Incoming(topic, bytes(msg.payload), msg.mid, msg.qos, generation))
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -189,6 +196,7 @@ class DoorListener:
 
     def _work(self) -> None:
         retry = RETRY_MIN_SECONDS
+        next_check = 0.0
         held: _Incoming | None = None
         while not self._stop.is_set():
             try:
@@ -200,7 +208,9 @@ class DoorListener:
                 if held is not None:
                     self._process(held)
                     held = None
-                self._check_liveness()
+                if time.monotonic() >= next_check:
+                    self._check_liveness()
+                    next_check = time.monotonic() + LIVENESS_CHECK_SECONDS
                 retry = RETRY_MIN_SECONDS
             except redis.RedisError as exc:
                 self.stats.redis_errors += 1
@@ -215,9 +225,16 @@ class DoorListener:
         if item.generation != current:
             self.stats.stale_skipped += 1  # the broker redelivers it on the new connection
             return
-        self.stats.received += 1
-        self._handle(item.topic, item.payload)
+        try:
+            self._handle(item.topic, item.payload)
+        except redis.RedisError:
+            raise
+        except Exception as exc:  # a bug must not stop the listener: keep the message
+            log.exception("handling a message from %s failed", item.topic[:200])
+            self._dead(item.payload, f"listener error: {type(exc).__name__}: {exc}"[:500],
+                       item.topic, "")
         self._client.ack(item.mid, item.qos)
+        self.stats.received += 1
 
     def _handle(self, topic: str, payload: bytes) -> None:
         """Turn one message into an event, a liveness update or a dead letter."""

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -26,6 +27,8 @@ from sample_streams.doorsim import (
 
 pytestmark = pytest.mark.timeout(60)
 
+PREFIX = f"simdoors-{uuid.uuid4().hex[:8]}"
+"""A topic prefix of our own: the session broker carries other tests' door traffic too."""
 DOORS = [SimDoor("d1"), SimDoor("d2", "esp-rfid", held_open_seconds=10)]
 
 
@@ -98,13 +101,15 @@ def test_esp_rfid_encoding_matches_the_firmware() -> None:
 class Subscriber:
     """A QoS 1 subscriber on every door topic, collecting (topic, payload)."""
 
-    def __init__(self, services: ServiceSet, topic: str = "doors/#") -> None:
+    def __init__(self, services: ServiceSet, prefix: str) -> None:
         self.messages: list[tuple[str, dict[str, object]]] = []
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
         ready = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="ce-test-doorsub")
-        self.client.on_connect = lambda c, *a: c.subscribe(topic, qos=1)
+        self.client.on_connect = lambda c, *a: c.subscribe(
+            [(f"{prefix}/+/events", 1), (f"{prefix}/+/send", 1)]
+        )
         self.client.on_subscribe = lambda *a: ready.set()
         self.client.on_message = self._on_message
         self.client.connect(services.mqtt_host, services.mqtt_port)
@@ -127,7 +132,7 @@ class Subscriber:
 
 @pytest.fixture
 def subscriber(services: ServiceSet) -> Iterator[Subscriber]:
-    sub = Subscriber(services)
+    sub = Subscriber(services, PREFIX)
     yield sub
     sub.close()
 
@@ -135,14 +140,15 @@ def subscriber(services: ServiceSet) -> Iterator[Subscriber]:
 def test_publishes_and_receives_door_events(services: ServiceSet, subscriber: Subscriber) -> None:
     """Issue acceptance: door events through the private Mosquitto with paho-mqtt."""
     config = TrafficConfig(rate=5.0, heartbeat_seconds=0.5)
-    sim = DoorSimulator(services.mqtt_url, DOORS, config=config, seed=3, seq_start=0)
+    sim = DoorSimulator(services.mqtt_url, DOORS, prefix=PREFIX, config=config, seed=3,
+                        seq_start=0)  # fmt: skip
     runner = threading.Thread(target=sim.run, kwargs={"duration": 30})
     runner.start()
     try:
         assert subscriber.wait_for(lambda ms: len(ms) >= 20)
         sim.force("d1")
         assert subscriber.wait_for(
-            lambda ms: any(t == "doors/d1/events" and p.get("event") == "forced" for t, p in ms)
+            lambda ms: any(t == f"{PREFIX}/d1/events" and p.get("event") == "forced" for t, p in ms)
         )
     finally:
         sim.stop()
@@ -150,8 +156,8 @@ def test_publishes_and_receives_door_events(services: ServiceSet, subscriber: Su
     assert not runner.is_alive()
     with subscriber.lock:
         received = list(subscriber.messages)
-    native = [p for t, p in received if t == "doors/d1/events"]
-    esp = [p for t, p in received if t == "doors/d2/send"]
+    native = [p for t, p in received if t == f"{PREFIX}/d1/events"]
+    esp = [p for t, p in received if t == f"{PREFIX}/d2/send"]
     assert native and esp
     seqs = [int(str(p["seq"])) for p in native]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
@@ -168,7 +174,7 @@ def test_payloads_are_accepted_by_the_door_listener_decoder(
     config = TrafficConfig(rate=10.0, heartbeat_seconds=0.2, forced_probability=0.2,
                            held_probability=0.0)  # fmt: skip
     doors = [SimDoor("n1"), SimDoor("e1", "esp-rfid")]
-    with DoorSimulator(services.mqtt_url, doors, config=config, seed=5) as sim:
+    with DoorSimulator(services.mqtt_url, doors, prefix=PREFIX, config=config, seed=5) as sim:
         for door_id in ("n1", "e1"):
             sim.publish(door_id, "granted", credential="cafe0001")
             sim.publish(door_id, "denied", credential="bad", reason="unknown card")
@@ -193,13 +199,13 @@ def test_cli_publishes_until_duration(services: ServiceSet, subscriber: Subscrib
     proc = subprocess.run(
         [sys.executable, "-m", "sample_streams.doorsim", "--mqtt-url", services.mqtt_url,
          "--doors", "c1,c2", "--esp-rfid", "c2", "--rate", "5", "--heartbeat", "0.5",
-         "--seed", "1", "--duration", "1.5"],
+         "--seed", "1", "--duration", "1.5", "--prefix", PREFIX],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "published" in proc.stdout
-    assert subscriber.wait_for(lambda ms: {t for t, _ in ms} >= {"doors/c1/events",
-                                                                 "doors/c2/send"})  # fmt: skip
+    assert subscriber.wait_for(lambda ms: {t for t, _ in ms} >= {f"{PREFIX}/c1/events",
+                                                                 f"{PREFIX}/c2/send"})  # fmt: skip
 
 
 def test_messages_published_during_a_broker_restart_arrive() -> None:
