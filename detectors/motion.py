@@ -91,6 +91,8 @@ class MotionConfig:
 class _Geometry:
     shape: tuple[int, int]
     active: Mask
+    active_pixels: int = 1
+    masked: bool = False
     zone_masks: dict[str, Mask] = field(default_factory=dict)
     zone_pixels: dict[str, int] = field(default_factory=dict)
     zone_min_pixels: dict[str, float] = field(default_factory=dict)
@@ -119,6 +121,9 @@ class FrameDiffMotionDetector:
         self._high = 255.0
         self._calibrating = 0
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        self._ramp = np.arange(256, dtype=np.float32)
+        self._lut_key: tuple[float, float] | None = None
+        self._lut = np.zeros(256, np.uint8)
         self.frames = 0
         self.recalibrations = 0
 
@@ -172,17 +177,23 @@ class FrameDiffMotionDetector:
             cv2.accumulateWeighted(raw, raw_bg, 1.0 / seen)
             return _quiet(geometry, calibrating=True)
 
-        changed = cv2.bitwise_and(changed, geometry.active)
+        if geometry.masked:
+            changed = cv2.bitwise_and(changed, geometry.active)
         moving = cv2.dilate(changed, self._kernel, iterations=cfg.dilate_iterations)
         moving, boxes = self._keep_large(moving, changed, geometry)
-        still = cv2.bitwise_not(moving)
-        cv2.accumulateWeighted(current, bg, cfg.alpha, mask=still)
-        cv2.accumulateWeighted(raw, raw_bg, cfg.alpha, mask=still)
-        if cfg.alpha_moving > 0:
-            cv2.accumulateWeighted(current, bg, cfg.alpha_moving, mask=moving)
-            cv2.accumulateWeighted(raw, raw_bg, cfg.alpha_moving, mask=moving)
-        moving_pixels = cv2.countNonZero(moving)
-        active_pixels = max(1, cv2.countNonZero(geometry.active))
+        moving_pixels = cv2.countNonZero(moving) if boxes else 0
+        if moving_pixels:
+            still = cv2.bitwise_not(moving)
+            cv2.accumulateWeighted(current, bg, cfg.alpha, mask=still)
+            cv2.accumulateWeighted(raw, raw_bg, cfg.alpha, mask=still)
+            if cfg.alpha_moving > 0:
+                cv2.accumulateWeighted(current, bg, cfg.alpha_moving, mask=moving)
+                cv2.accumulateWeighted(raw, raw_bg, cfg.alpha_moving, mask=moving)
+        else:
+            # Nothing moves: the same updates without the (all-255, all-0) masks.
+            cv2.accumulateWeighted(current, bg, cfg.alpha)
+            cv2.accumulateWeighted(raw, raw_bg, cfg.alpha)
+        active_pixels = geometry.active_pixels
         zones: dict[str, float] = {}
         for name, zmask in geometry.zone_masks.items():
             inside = cv2.countNonZero(cv2.bitwise_and(moving, zmask)) if moving_pixels else 0
@@ -217,10 +228,14 @@ class FrameDiffMotionDetector:
         The middle of the distribution is used, not its extremes, so a bright object
         (headlights in a dark street) does not change the stretch of the whole picture.
         """
-        span = max(self._high - self._low, self.config.min_contrast)
-        levels = 51.0 + (np.arange(256, dtype=np.float32) - self._low) * (153.0 / span)
-        lut = np.clip(levels, 0, 255).astype(np.uint8)
-        stretched: Mask = cv2.LUT(raw, lut)
+        key = (self._low, self._high)
+        if key != self._lut_key:
+            span = max(self._high - self._low, self.config.min_contrast)
+            levels = 51.0 + (self._ramp - self._low) * (153.0 / span)
+            np.clip(levels, 0, 255, out=levels)
+            self._lut = levels.astype(np.uint8)
+            self._lut_key = key
+        stretched: Mask = cv2.LUT(raw, self._lut)
         return stretched
 
     def _keep_large(
@@ -258,7 +273,9 @@ class FrameDiffMotionDetector:
         active: Mask = np.full((h, w), 255, np.uint8)
         if cfg.masks:
             active = cv2.bitwise_and(active, cv2.bitwise_not(polygon_mask(cfg.masks, (h, w))))
-        geometry = _Geometry(shape=(h, w), active=active)
+        geometry = _Geometry(shape=(h, w), active=active,
+                             active_pixels=max(1, cv2.countNonZero(active)),
+                             masked=bool(cfg.masks))
         for zone in cfg.zones:
             zmask = cv2.bitwise_and(polygon_mask([zone.polygon], (h, w)), active)
             geometry.zone_masks[zone.name] = zmask
@@ -272,8 +289,8 @@ def _contrast_limits(luma: npt.NDArray[np.uint8]) -> tuple[float, float]:
     """The 10th and 90th luma percentiles, from a histogram (cheaper than sorting)."""
     hist = cv2.calcHist([luma], [0], None, [256], [0, 256]).ravel()
     cdf = np.cumsum(hist)
-    total = cdf[-1]
-    return float(np.searchsorted(cdf, 0.1 * total)), float(np.searchsorted(cdf, 0.9 * total))
+    low, high = np.searchsorted(cdf, (0.1 * cdf[-1], 0.9 * cdf[-1]))
+    return float(low), float(high)
 
 
 def _median(image: Mask) -> float:
