@@ -214,8 +214,10 @@ def run(args: argparse.Namespace) -> int:
                 supervisor.add(spec)
         runner.start()
         if "rtsp" in {c.spec.name for c in supervisor.children()}:
-            if supervisor.wait_ready("rtsp", RTSP_READY_TIMEOUT) is None and not stop.is_set():
-                log.warning("the RTSP simulator did not report READY in %.0fs", RTSP_READY_TIMEOUT)
+            ready = supervisor.wait_ready("rtsp", RTSP_READY_TIMEOUT, max_failures=3)
+            if ready is None and not stop.is_set():
+                log.warning("the RTSP simulator is not ready (see its log above); "
+                            "cameras will show as offline until it is")  # fmt: skip
             stack.rtsp_base = f"rtsp://127.0.0.1:{rtsp_port}"
         write_demo_site(stack.site_file, stack.rtsp_base or "rtsp://127.0.0.1:8554",
                         args.cameras, args.doors)  # fmt: skip

@@ -123,13 +123,18 @@ class Supervisor:
         with self._lock:
             return self._children[name]
 
-    def wait_ready(self, name: str, timeout: float) -> str | None:
-        """Wait until child ``name`` printed its ready line; return it, or None on timeout."""
+    def wait_ready(
+        self, name: str, timeout: float, *, max_failures: int | None = None
+    ) -> str | None:
+        """Wait until child ``name`` printed its ready line; return it, or None on timeout
+        (or once it has been restarted ``max_failures`` times and is down again)."""
         state = self.child(name)
         deadline = time.monotonic() + timeout
         while not self._stop.is_set() and time.monotonic() < deadline:
             if state.ready.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
                 return state.ready_line
+            if max_failures is not None and state.restarts >= max_failures and not state.running:
+                return None
         return None
 
     def start(self) -> None:

@@ -8,6 +8,7 @@ baselines (sharpness, the reference edge map) are learned only while it is healt
 
 from __future__ import annotations
 
+import statistics
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -299,37 +300,54 @@ def _edge_match(edges: Image, reference: npt.NDArray[np.float32], kernel: Image)
     enough reference edges: something standing in front of part of the picture spoils
     only its own cells, a moved camera spoils all of them.
     """
-    stable = (reference > 0.5).astype(np.uint8) * 255
+    stable: Image = cv2.compare(reference, 0.5, cv2.CMP_GT)
     if cv2.countNonZero(stable) == 0 or cv2.countNonZero(edges) == 0:
+        return 1.0
+    h, w = edges.shape[:2]
+    ch, cw = h // GRID, w // GRID
+    if ch == 0 or cw == 0:
         return 1.0
     near_stable = cv2.dilate(stable, kernel)
     near_current = cv2.dilate(edges, kernel)
-    h, w = edges.shape[:2]
-    ch, cw = h // GRID, w // GRID
+    forward_map = cv2.bitwise_and(edges, near_stable)
+    backward_map = cv2.bitwise_and(stable, near_current)
+    cells = _cell_counts(
+        (stable, edges, forward_map, backward_map, near_stable, near_current), ch, cw
+    )
     min_edges = max(4, ch * cw // 100)
+    area = ch * cw
     scores: list[float] = []
-    for gy in range(GRID):
-        for gx in range(GRID):
-            cell = (slice(gy * ch, (gy + 1) * ch), slice(gx * cw, (gx + 1) * cw))
-            ref_count = cv2.countNonZero(stable[cell])
-            if ref_count < min_edges:
-                continue
-            cur_count = cv2.countNonZero(edges[cell])
-            if cur_count == 0:
-                scores.append(0.0)
-                continue
-            area = ch * cw
-            forward = cv2.countNonZero(cv2.bitwise_and(edges[cell], near_stable[cell]))
-            backward = cv2.countNonZero(cv2.bitwise_and(stable[cell], near_current[cell]))
-            chance_f = cv2.countNonZero(near_stable[cell]) / area
-            chance_b = cv2.countNonZero(near_current[cell]) / area
-            scores.append(
-                0.5 * (_beyond_chance(forward / cur_count, chance_f)
-                       + _beyond_chance(backward / ref_count, chance_b))
-            )
+    for ref_count, cur_count, forward, backward, near_s, near_c in cells:
+        if ref_count < min_edges:
+            continue
+        if cur_count == 0:
+            scores.append(0.0)
+            continue
+        scores.append(
+            0.5 * (_beyond_chance(forward / cur_count, near_s / area)
+                   + _beyond_chance(backward / ref_count, near_c / area))
+        )
     if not scores:
         return 1.0
-    return float(np.median(scores))
+    return float(statistics.median(scores))
+
+
+def _cell_counts(maps: tuple[Image, ...], ch: int, cw: int) -> list[tuple[int, ...]]:
+    """Per GRID x GRID cell of ``ch`` x ``cw`` pixels, the non-zero count of each 0/255 map.
+
+    One integral image per four maps (merged as channels) instead of a count per map and
+    cell: about a tenth of the OpenCV calls. Returns one tuple (a count per map) per cell.
+    """
+    per_map: list[list[int]] = []
+    for first in range(0, len(maps), 4):
+        group = maps[first : first + 4]
+        merged = cv2.merge(list(group)) if len(group) > 1 else group[0]
+        total = cv2.integral(merged, sdepth=cv2.CV_32S).reshape(
+            merged.shape[0] + 1, merged.shape[1] + 1, len(group))
+        corners = total[: GRID * ch + 1 : ch, : GRID * cw + 1 : cw].astype(np.int64)
+        sums = corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1]
+        per_map += (sums // 255).reshape(GRID * GRID, len(group)).T.tolist()
+    return list(zip(*per_map, strict=True))
 
 
 def _beyond_chance(observed: float, chance: float) -> float:

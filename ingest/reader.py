@@ -55,6 +55,10 @@ def configure_ffmpeg_capture() -> None:
     os.environ.setdefault("OPENCV_FFMPEG_IS_THREAD_SAFE", "1")
     # OpenCV warns at every open that BGR conversion is off: that is the point.
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    # The worker's parallelism is its cameras (a reader and a detection thread each).
+    # OpenCV's own thread pool would only split work on small detection images into
+    # hand-offs between threads that cost more than the work, and it spins while idle.
+    cv2.setNumThreads(1)
 
 
 @dataclass

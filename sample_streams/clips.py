@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from sample_streams import scene
-from sample_streams.scene import Image, Mover
+from sample_streams.scene import Foliage, Image, Mover
 
 TamperReason = Literal["blackout", "covered", "defocus", "moved", "frozen"]
 FPS = 15
@@ -52,6 +52,9 @@ class ClipSpec:
     drift_amplitude: float = 0.06
     drift_period_s: float = 37.0
     switch_gain: float = 0.45
+    # Dynamic background that is not motion: swaying trees, and rain streaks per frame.
+    foliage: tuple[Foliage, ...] = ()
+    rain_streaks: int = 0
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -77,6 +80,11 @@ def render(spec: ClipSpec, width: int = WIDTH, height: int = HEIGHT) -> Iterator
     """Yield the clip's frames as uint8 BGR arrays of (height, width, 3)."""
     background, lights = scene.make_background(spec.seed, width, height, night=spec.night)
     sprites = [scene.make_sprite(m, width, height) for m in spec.movers]
+    dynamic = _Dynamic(
+        [scene.make_canopy(f, width, height) for f in spec.foliage],
+        # A generator of its own, so clips without rain keep their noise sequence.
+        np.random.default_rng(spec.seed + 2) if spec.rain_streaks else None,
+    )
     rng = np.random.default_rng(spec.seed + 1)
     frozen: np.ndarray | None = None
     for index in range(spec.frames):
@@ -90,13 +98,24 @@ def render(spec: ClipSpec, width: int = WIDTH, height: int = HEIGHT) -> Iterator
             )
             grain = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
             noise += (grain * spec.grain_sigma)[..., None]
+        if dynamic.rain_rng is not None:  # drawn every frame, as the noise is
+            dynamic.rain = scene.rain_layer(dynamic.rain_rng, width, height, spec.rain_streaks)
         if episode is not None and episode.reason == "frozen":
             if frozen is None:
-                frozen = _compose(spec, background, lights, sprites, t, noise, None)
+                frozen = _compose(spec, background, lights, sprites, t, noise, None, dynamic)
             yield frozen
             continue
         frozen = None
-        yield _compose(spec, background, lights, sprites, t, noise, episode)
+        yield _compose(spec, background, lights, sprites, t, noise, episode, dynamic)
+
+
+@dataclass
+class _Dynamic:
+    """The moving parts of the background: canopies, and this frame's rain layer."""
+
+    canopies: list[scene.Canopy]
+    rain_rng: np.random.Generator | None
+    rain: Image | None = None
 
 
 def _compose(
@@ -107,8 +126,11 @@ def _compose(
     t: float,
     noise: Image,
     episode: Tamper | None,
+    dynamic: _Dynamic,
 ) -> np.ndarray:
     img = background.copy()
+    for canopy in dynamic.canopies:  # behind the movers: the trees stand back from the lanes
+        scene.paste_canopy(img, canopy, t)
     if not spec.night:
         for mover, sprite in zip(spec.movers, sprites, strict=True):
             scene.paste_mover(img, mover, sprite, t)
@@ -116,6 +138,8 @@ def _compose(
     if spec.night:  # people walk under the street lamps: lit well above the dark scene
         for mover, sprite in zip(spec.movers, sprites, strict=True):
             scene.paste_mover(img, mover, sprite, t, light=NIGHT_MOVER_LIGHT)
+    if dynamic.rain is not None:  # falls in front of everything, slightly blue
+        img = img + dynamic.rain[..., None] * np.array([1.0, 0.95, 0.9], np.float32)
     if episode is not None:
         if episode.reason == "blackout":
             img = np.full_like(img, 3.0)
@@ -165,7 +189,7 @@ def ground_truth(spec: ClipSpec, width: int = WIDTH, height: int = HEIGHT) -> di
     def snap(t: float) -> float:
         return round(math.ceil(t * FPS - 1e-9) / FPS, 4)
 
-    return {
+    truth: dict[str, Any] = {
         "name": spec.name,
         "fps": FPS,
         "frames": spec.frames,
@@ -183,6 +207,18 @@ def ground_truth(spec: ClipSpec, width: int = WIDTH, height: int = HEIGHT) -> di
         "light_switch": [snap(s) for s in spec.switches],
         "notes": spec.notes,
     }
+    # Only clips with a dynamic background carry these keys (older truth files stay as they were).
+    if spec.foliage:
+        truth["distractors"] = [
+            {
+                "kind": "foliage",
+                "polygon": scene.canopy_polygon(scene.make_canopy(f, width, height), width, height),
+            }
+            for f in spec.foliage
+        ]
+    if spec.rain_streaks:
+        truth["weather"] = {"kind": "rain", "streaks_per_frame": spec.rain_streaks}
+    return truth
 
 
 def _walkers(
@@ -269,4 +305,67 @@ def catalogue() -> dict[str, ClipSpec]:
         movers=(Mover("person", "walkway", 12.0, 0.12, 1, 1.0, 6060),),
         notes="Dark noisy scene (20% light, lit windows and lamps); one person.",
     )
-    return {c.name: c for c in (quiet, people, cars, lightswitch, tamper, night)}
+    originals = (quiet, people, cars, lightswitch, tamper, night)
+    return {c.name: c for c in (*originals, *_harder_clips())}
+
+
+def _harder_clips() -> tuple[ClipSpec, ...]:
+    """Cases the first six clips miss: isolated events, dynamic background, tamper at night,
+    and a live but very static picture."""
+    sparse = ClipSpec(
+        "sparse",
+        seed=808,
+        duration_s=47.0,
+        switches=(16.0, 25.0),
+        movers=(
+            Mover("person", "walkway", 3.0, 0.24, 1, 1.0, 8080),
+            # Crosses while the lights go down at 16 s.
+            Mover("person", "sidewalk", 14.0, 0.17, -1, 1.0, 8081),
+            Mover("car", "road_near", 27.0, 0.5, 1, 1.0, 8082),
+            # Far and small: about 76 x 30 px at 1280x720, near the detectors' smallest object.
+            Mover("person", "sidewalk", 36.0, 0.14, -1, 0.7, 8083),
+        ),
+        notes="Isolated events, each more than 6 s from the next (also across the loop): a "
+        "person; a person crossing while the lights drop to 45% (back on at 25 s, nobody in "
+        "view); a car; a small distant person.",
+    )
+    rain = ClipSpec(
+        "rain",
+        seed=909,
+        duration_s=42.0,
+        noise_sigma=3.5,
+        grain_sigma=2.0,
+        drift_amplitude=0.04,
+        foliage=(
+            Foliage(0.2, 0.34, 0.13, seed=9090),
+            Foliage(0.83, 0.42, 0.09, amplitude=0.01, period_s=2.1, gust_s=7.0, seed=9091),
+        ),
+        rain_streaks=350,
+        movers=(Mover("person", "walkway", 30.0, 0.16, 1, 1.0, 9092),),
+        notes="Rain streaks over the whole picture and two trees swaying in gusts "
+        "(`distractors`: the region each canopy can cover) with nobody in view for 30 s, "
+        "then one person. Motion truth counts the person only.",
+    )
+    night_tamper = ClipSpec(
+        "night_tamper",
+        seed=717,
+        duration_s=38.0,
+        night=True,
+        noise_sigma=7.0,
+        grain_sigma=5.0,
+        tamper=(Tamper(6.0, 14.0, "covered"), Tamper(22.0, 30.0, "blackout")),
+        notes="Dark noisy night scene (as `night`, another street): lens covered 6-14 s, "
+        "blackout 22-30 s, clean night picture between; no movers.",
+    )
+    static_long = ClipSpec(
+        "static_long",
+        seed=1111,
+        duration_s=42.0,
+        noise_sigma=1.0,
+        drift_amplitude=0.01,
+        drift_period_s=60.0,
+        movers=(Mover("person", "walkway", 24.0, 0.3, -1, 1.0, 11110),),
+        notes="Very static daytime picture (little sensor noise, 1% light drift): live, not "
+        "frozen; one person crosses briefly at 24 s.",
+    )
+    return (sparse, rain, night_tamper, static_long)

@@ -270,3 +270,133 @@ def moved(img: Image, angle_deg: float = 7.0, shift: float = 0.09) -> Image:
         img, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
     )
     return np.asarray(warped, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Foliage:
+    """A tree canopy swaying in the wind: local periodic motion that is not a mover.
+
+    Centre and radius are fractions of the frame (radius of the frame height);
+    `amplitude` is the largest sway in frame widths, reached at the peak of a gust
+    (`gust_s` is the period of the wind's strength, `period_s` that of the sway).
+    """
+
+    cx: float
+    cy: float
+    radius: float
+    amplitude: float = 0.014
+    period_s: float = 2.6
+    gust_s: float = 9.0
+    clusters: int = 14
+    seed: int = 0
+
+
+@dataclass
+class Canopy:
+    """A pre-rendered canopy: leaf clusters (image + alpha) at rest positions, and a trunk."""
+
+    foliage: Foliage
+    clusters: list[tuple[int, int, Image, float]]  # (x0, y0, BGRA patch, phase)
+    trunk: tuple[tuple[int, int], tuple[int, int], int]
+    amplitude_px: float
+
+
+def make_canopy(foliage: Foliage, frame_w: int, frame_h: int) -> Canopy:
+    """Draw the leaf clusters once; each later sways with its own phase."""
+    rng = np.random.default_rng(foliage.seed)
+    cx, cy = foliage.cx * frame_w, foliage.cy * frame_h
+    big_r = foliage.radius * frame_h
+    clusters = []
+    for _ in range(foliage.clusters):
+        angle, dist = rng.uniform(0, 2 * np.pi), big_r * 0.7 * np.sqrt(rng.uniform())
+        r = max(2, int(big_r * rng.uniform(0.35, 0.5)))
+        size = 2 * r + 1
+        mask = np.zeros((size, size), np.uint8)
+        cv2.ellipse(
+            mask, (r, r), (r, max(1, int(r * 0.8))), float(rng.uniform(0, 180)), 0, 360, 255, -1
+        )
+        # Gaps between leaves: speckles of the background showing through.
+        holes = _value_noise(rng, size, size, octaves=3) if size > 4 else np.zeros((size, size))
+        mask[holes > 0.55] = 0
+        green = (
+            float(rng.uniform(30, 55)),
+            float(rng.uniform(90, 135)),
+            float(rng.uniform(45, 70)),
+        )
+        patch = np.dstack([_shaded(mask, green, rng), (mask > 0).astype(np.float32)])
+        x0 = int(cx + dist * np.cos(angle)) - r
+        y0 = int(cy + dist * np.sin(angle)) - r
+        clusters.append((x0, y0, patch.astype(np.float32), float(rng.uniform(0, 2 * np.pi))))
+    trunk = ((int(cx), int(cy)), (int(cx), int(0.63 * frame_h)), max(2, frame_w // 120))
+    return Canopy(foliage, clusters, trunk, foliage.amplitude * frame_w)
+
+
+def canopy_offsets(canopy: Canopy, t: float) -> list[tuple[int, int]]:
+    """Each cluster's displacement (dx, dy) in pixels at time t."""
+    f = canopy.foliage
+    strength = canopy.amplitude_px * (0.6 + 0.4 * np.sin(2 * np.pi * t / f.gust_s))
+    out = []
+    for _x0, _y0, _patch, phase in canopy.clusters:
+        swing = np.sin(2 * np.pi * t / f.period_s + phase)
+        out.append(
+            (
+                round(strength * swing),
+                round(0.3 * strength * np.cos(2 * np.pi * t / f.period_s + phase)),
+            )
+        )
+    return out
+
+
+def paste_canopy(img: Image, canopy: Canopy, t: float) -> None:
+    """Draw the trunk and the swaying leaf clusters into img at time t."""
+    h, w = img.shape[:2]
+    (tx0, ty0), (tx1, ty1), thick = canopy.trunk
+    cv2.line(img, (tx0, ty0), (tx1, ty1), (35, 50, 65), thick)
+    for (x0, y0, patch, _phase), (dx, dy) in zip(
+        canopy.clusters, canopy_offsets(canopy, t), strict=True
+    ):
+        px, py = x0 + dx, y0 + dy
+        ph, pw = patch.shape[:2]
+        cx0, cy0, cx1, cy1 = max(px, 0), max(py, 0), min(px + pw, w), min(py + ph, h)
+        if cx0 >= cx1 or cy0 >= cy1:
+            continue
+        part = patch[cy0 - py : cy1 - py, cx0 - px : cx1 - px]
+        alpha = part[..., 3:4]
+        img[cy0:cy1, cx0:cx1] = alpha * part[..., :3] + (1 - alpha) * img[cy0:cy1, cx0:cx1]
+
+
+def canopy_polygon(canopy: Canopy, frame_w: int, frame_h: int) -> list[list[int]]:
+    """The region the swaying canopy can cover (convex hull, frame pixels, clockwise)."""
+    a = int(np.ceil(canopy.amplitude_px)) + 2
+    corners = []
+    for x0, y0, patch, _phase in canopy.clusters:
+        ph, pw = patch.shape[:2]
+        for x, y in (
+            (x0 - a, y0 - a),
+            (x0 + pw + a, y0 - a),
+            (x0 + pw + a, y0 + ph + a),
+            (x0 - a, y0 + ph + a),
+        ):
+            corners.append((min(max(x, 0), frame_w), min(max(y, 0), frame_h)))
+    hull = cv2.convexHull(np.array(corners, np.int32)).reshape(-1, 2)
+    return [[int(x), int(y)] for x, y in hull]
+
+
+def rain_layer(rng: np.random.Generator, frame_w: int, frame_h: int, streaks: int) -> Image:
+    """One frame of falling rain: short bright slanted streaks at random places (grey, 0..)."""
+    layer = np.zeros((frame_h, frame_w), np.float32)
+    xs = rng.uniform(-0.05 * frame_w, frame_w, streaks)
+    ys = rng.uniform(-0.05 * frame_h, frame_h, streaks)
+    lengths = rng.uniform(0.025, 0.06, streaks) * frame_h
+    levels = rng.uniform(25, 60, streaks)
+    thick = max(1, frame_w // 640)
+    for x, y, length, level in zip(xs, ys, lengths, levels, strict=True):
+        cv2.line(
+            layer,
+            (int(x), int(y)),
+            (int(x + 0.2 * length), int(y + length)),
+            float(level),
+            thick,
+            lineType=cv2.LINE_AA,
+        )
+    return layer

@@ -193,3 +193,17 @@ def test_wait_ready_returns_the_ready_line() -> None:
         supervisor.stop()
         runner.join(20)
     assert supervisor.child("svc").pid is None
+
+
+def test_wait_ready_gives_up_on_a_child_that_keeps_failing() -> None:
+    spec = ChildSpec("broken", [sys.executable, "-c", "raise SystemExit(1)"],
+                     ready_prefix="READY", backoff_initial=0.05, backoff_max=0.1)  # fmt: skip
+    supervisor = Supervisor([spec], poll=0.02)
+    runner = threading.Thread(target=supervisor.run)
+    runner.start()
+    try:
+        assert supervisor.wait_ready("broken", 30, max_failures=2) is None
+        assert supervisor.child("broken").restarts >= 2
+    finally:
+        supervisor.stop()
+        runner.join(20)

@@ -15,7 +15,18 @@ from sample_streams.clips import ClipSpec, Tamper
 from sample_streams.scene import Mover
 
 CLIPS = Path(__file__).resolve().parents[2] / "sample_streams" / "clips"
-NAMES = ["quiet", "people", "cars", "lightswitch", "tamper", "night"]
+NAMES = [
+    "quiet",
+    "people",
+    "cars",
+    "lightswitch",
+    "tamper",
+    "night",
+    "sparse",
+    "rain",
+    "night_tamper",
+    "static_long",
+]
 
 
 def probe(path: Path) -> dict[str, Any]:
