@@ -55,6 +55,7 @@ class ClipSpec:
     # Dynamic background that is not motion: swaying trees, and rain streaks per frame.
     foliage: tuple[Foliage, ...] = ()
     rain_streaks: int = 0
+    lulls: tuple[tuple[float, float], ...] = ()  # wind and rain stop over [start, end)
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -67,6 +68,14 @@ def _gain(spec: ClipSpec, t: float) -> float:
     drift = 1.0 + spec.drift_amplitude * math.sin(2 * math.pi * t / spec.drift_period_s)
     toggles = sum(1 for s in spec.switches if t >= s)
     return drift * (spec.switch_gain if toggles % 2 else 1.0) * (0.2 if spec.night else 1.0)
+
+
+def _weather(spec: ClipSpec, t: float) -> float:
+    """Strength of wind and rain in 0..1: full, except in lulls (1 s ramps inside them)."""
+    for start, end in spec.lulls:
+        if start <= t < end:
+            return max(0.0, 1.0 - min(t - start, end - t))
+    return 1.0
 
 
 def _tamper_at(spec: ClipSpec, t: float) -> Tamper | None:
@@ -99,7 +108,8 @@ def render(spec: ClipSpec, width: int = WIDTH, height: int = HEIGHT) -> Iterator
             grain = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
             noise += (grain * spec.grain_sigma)[..., None]
         if dynamic.rain_rng is not None:  # drawn every frame, as the noise is
-            dynamic.rain = scene.rain_layer(dynamic.rain_rng, width, height, spec.rain_streaks)
+            streaks = round(spec.rain_streaks * _weather(spec, t))
+            dynamic.rain = scene.rain_layer(dynamic.rain_rng, width, height, streaks)
         if episode is not None and episode.reason == "frozen":
             if frozen is None:
                 frozen = _compose(spec, background, lights, sprites, t, noise, None, dynamic)
@@ -130,7 +140,7 @@ def _compose(
 ) -> np.ndarray:
     img = background.copy()
     for canopy in dynamic.canopies:  # behind the movers: the trees stand back from the lanes
-        scene.paste_canopy(img, canopy, t)
+        scene.paste_canopy(img, canopy, t, _weather(spec, t))
     if not spec.night:
         for mover, sprite in zip(spec.movers, sprites, strict=True):
             scene.paste_mover(img, mover, sprite, t)
@@ -217,7 +227,11 @@ def ground_truth(spec: ClipSpec, width: int = WIDTH, height: int = HEIGHT) -> di
             for f in spec.foliage
         ]
     if spec.rain_streaks:
-        truth["weather"] = {"kind": "rain", "streaks_per_frame": spec.rain_streaks}
+        truth["weather"] = {
+            "kind": "rain",
+            "streaks_per_frame": spec.rain_streaks,
+            "lulls": [[snap(a), snap(b)] for a, b in spec.lulls],
+        }
     return truth
 
 
@@ -341,10 +355,14 @@ def _harder_clips() -> tuple[ClipSpec, ...]:
             Foliage(0.83, 0.42, 0.09, amplitude=0.01, period_s=2.1, gust_s=7.0, seed=9091),
         ),
         rain_streaks=350,
+        # A lull splits the weather in two, so a detector that fires on it raises a false
+        # alarm of its own before the rain that the person later walks through.
+        lulls=((12.0, 21.0),),
         movers=(Mover("person", "walkway", 30.0, 0.16, 1, 1.0, 9092),),
         notes="Rain streaks over the whole picture and two trees swaying in gusts "
-        "(`distractors`: the region each canopy can cover) with nobody in view for 30 s, "
-        "then one person. Motion truth counts the person only.",
+        "(`distractors`: the region each canopy can cover); wind and rain stop from 12 to "
+        "21 s (1 s ramps); nobody in view for 30 s, then one person walks through the rain. "
+        "Motion truth counts the person only.",
     )
     night_tamper = ClipSpec(
         "night_tamper",

@@ -331,10 +331,10 @@ def make_canopy(foliage: Foliage, frame_w: int, frame_h: int) -> Canopy:
     return Canopy(foliage, clusters, trunk, foliage.amplitude * frame_w)
 
 
-def canopy_offsets(canopy: Canopy, t: float) -> list[tuple[int, int]]:
-    """Each cluster's displacement (dx, dy) in pixels at time t."""
+def canopy_offsets(canopy: Canopy, t: float, wind: float = 1.0) -> list[tuple[int, int]]:
+    """Each cluster's displacement (dx, dy) in pixels at time t; `wind` in 0..1 scales it."""
     f = canopy.foliage
-    strength = canopy.amplitude_px * (0.6 + 0.4 * np.sin(2 * np.pi * t / f.gust_s))
+    strength = wind * canopy.amplitude_px * (0.6 + 0.4 * np.sin(2 * np.pi * t / f.gust_s))
     out = []
     for _x0, _y0, _patch, phase in canopy.clusters:
         swing = np.sin(2 * np.pi * t / f.period_s + phase)
@@ -347,13 +347,13 @@ def canopy_offsets(canopy: Canopy, t: float) -> list[tuple[int, int]]:
     return out
 
 
-def paste_canopy(img: Image, canopy: Canopy, t: float) -> None:
+def paste_canopy(img: Image, canopy: Canopy, t: float, wind: float = 1.0) -> None:
     """Draw the trunk and the swaying leaf clusters into img at time t."""
     h, w = img.shape[:2]
     (tx0, ty0), (tx1, ty1), thick = canopy.trunk
     cv2.line(img, (tx0, ty0), (tx1, ty1), (35, 50, 65), thick)
     for (x0, y0, patch, _phase), (dx, dy) in zip(
-        canopy.clusters, canopy_offsets(canopy, t), strict=True
+        canopy.clusters, canopy_offsets(canopy, t, wind), strict=True
     ):
         px, py = x0 + dx, y0 + dy
         ph, pw = patch.shape[:2]
