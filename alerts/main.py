@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
-import sys
-from types import FrameType
 
-log = logging.getLogger(__name__)
+from compoundeye.process import load_site_or_report, run_until_signalled
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the alerting service until SIGINT or SIGTERM."""
+    """Run the alerting service until SIGINT or SIGTERM; 2 for an invalid site file."""
     from alerts.service import AlertService
     from compoundeye.settings import Settings
-    from compoundeye.site.errors import SiteConfigError
-    from compoundeye.site.loader import load_site
 
-    try:
-        site = load_site(args.site)
-    except SiteConfigError as exc:
-        sys.stderr.write(f"{exc}\n")
+    site = load_site_or_report(args.site)
+    if site is None:
         return 2
-    service = AlertService(site, Settings(), consumer=getattr(args, "consumer", None))
-
-    def _ask_stop(_signum: int, _frame: FrameType | None) -> None:
-        service.stop()
-
-    signal.signal(signal.SIGINT, _ask_stop)
-    signal.signal(signal.SIGTERM, _ask_stop)
-    service.run()
-    return 0
+    return run_until_signalled(AlertService(site, Settings(), consumer=args.consumer))

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
 
+from compoundeye.process import load_site_or_report
 from compoundeye.settings import Settings
-from compoundeye.site import SiteConfigError, load_site
 from dashboard.app import create_app
 from dashboard.state import AppState
 
@@ -20,10 +19,8 @@ log = logging.getLogger(__name__)
 
 def run(args: argparse.Namespace) -> int:
     """Load the site, build the app and serve until SIGINT/SIGTERM (uvicorn's handlers)."""
-    try:
-        site = load_site(args.site)
-    except SiteConfigError as exc:
-        sys.stderr.write(f"{exc}\n")
+    site = load_site_or_report(args.site)
+    if site is None:
         return 2
     settings = Settings()
     app = create_app(settings, site)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import socket
-import sys
-from types import FrameType
 
+from compoundeye.process import load_site_or_report, run_until_signalled
 from compoundeye.settings import Settings
-from compoundeye.site.loader import SiteConfigError, load_site
 from ingest.worker import EdgeWorker, WorkerOptions
 
 log = logging.getLogger(__name__)
@@ -23,10 +20,8 @@ def default_worker_id(shard: tuple[int, int]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``compoundeye edge``; returns the exit code."""
-    try:
-        site = load_site(args.site)
-    except SiteConfigError as exc:
-        sys.stderr.write(f"{exc}\n")
+    site = load_site_or_report(args.site)
+    if site is None:
         return 2
     shard: tuple[int, int] = (int(args.shard[0]), int(args.shard[1]))
     doors = site.edge.door_listener if args.doors is None else bool(args.doors)
@@ -36,15 +31,4 @@ def run(args: argparse.Namespace) -> int:
         record=not args.no_record,
         doors=doors,
     )
-    worker = EdgeWorker(site, Settings(), options)
-
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        worker.stop()
-
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        worker.run()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
+    return run_until_signalled(EdgeWorker(site, Settings(), options))
