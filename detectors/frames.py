@@ -86,8 +86,8 @@ def _area_shrink(grey: npt.NDArray[np.uint8], height: int) -> npt.NDArray[np.uin
             box = cv2.blur(grey, (factor, factor))
             return np.ascontiguousarray(box[centre:h:factor, centre:cols:factor])
         half_h, half_w = h // 2, w // 2
-        grey = cv2.resize(grey[: 2 * half_h, : 2 * half_w], (half_w, half_h),
-                          interpolation=cv2.INTER_AREA)
+        grey = np.asarray(cv2.resize(grey[: 2 * half_h, : 2 * half_w], (half_w, half_h),
+                                     interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
 
 def polygon_mask(

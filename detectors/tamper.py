@@ -279,10 +279,11 @@ class CameraHealthDetector:
             self._sharpness = m.sharpness
         else:
             self._sharpness += sharp_rate * (m.sharpness - self._sharpness)
-        current = (edges > 0).astype(np.float32)
         if self._reference is None:
-            self._reference = current
+            self._reference = (edges > 0).astype(np.float32)
         else:
+            # 0/1 as uint8, accumulated as float: the same values as (edges > 0) in float.
+            _, current = cv2.threshold(edges, 0, 1, cv2.THRESH_BINARY)
             cv2.accumulateWeighted(current, self._reference, ref_rate)
 
 
@@ -300,7 +301,8 @@ def _edge_match(edges: Image, reference: npt.NDArray[np.float32], kernel: Image)
     enough reference edges: something standing in front of part of the picture spoils
     only its own cells, a moved camera spoils all of them.
     """
-    stable: Image = cv2.compare(reference, 0.5, cv2.CMP_GT)
+    # A scalar operand (OpenCV accepts one; its stubs list arrays only).
+    stable: Image = cv2.compare(reference, 0.5, cv2.CMP_GT)  # type: ignore[call-overload]
     if cv2.countNonZero(stable) == 0 or cv2.countNonZero(edges) == 0:
         return 1.0
     h, w = edges.shape[:2]

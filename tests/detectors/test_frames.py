@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -111,3 +112,32 @@ def test_polygon_mask_fills_the_normalised_area():
     assert mask[:, :90].all() and not mask[:, 110:].any()
     with pytest.raises(ValueError, match="3 points"):
         polygon_mask([[(0.0, 0.0), (1.0, 1.0)]], (10, 10))
+
+
+@pytest.mark.parametrize(
+    ("shape", "height", "reference"),
+    [
+        ((360, 640), 90, (slice(None), slice(None))),  # two exact halvings
+        ((360, 640), 120, (slice(None), slice(0, 639))),  # a 3x3 box, 640 -> 213 columns
+        ((720, 1280), 120, (slice(None), slice(0, 1278))),  # a halving, then a 3x3 box
+        ((1080, 1920), 90, (slice(None), slice(None))),  # halvings, then a 3x3 box
+    ],
+)
+def test_grey_frames_are_area_averaged_on_fast_paths(shape, height, reference):
+    rng = np.random.default_rng(7)
+    grey = rng.integers(0, 256, shape, dtype=np.uint8)
+    luma = small_luma(grey, height)
+    src = grey[reference]
+    expected = cv2.resize(src, (luma.shape[1], height), interpolation=cv2.INTER_AREA)
+    assert luma.shape == expected.shape and luma.flags.c_contiguous
+    # One area average in several steps: equal up to the rounding of each step.
+    assert int(np.abs(luma.astype(np.int16) - expected).max()) <= 1
+
+
+def test_grey_frames_of_any_factor_keep_the_requested_size():
+    rng = np.random.default_rng(8)
+    for h, w in [(241, 333), (300, 16), (17, 400), (480, 640), (1080, 1920)]:
+        grey = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        for height in (90, 120):
+            luma = small_luma(grey, height)
+            assert luma.shape == (height, max(1, min(4 * height, round(w * height / h))))

@@ -322,3 +322,19 @@ def test_lights_out_recalibrates(base):
     settle(detector, scene)
     dark = detector.detect(scene.render(gain=0.0, noise=1.0))
     assert dark.calibrating and dark.motion_fraction == 0.0
+
+
+def test_stats_every_must_be_positive():
+    with pytest.raises(ValueError, match="stats_every"):
+        FrameDiffMotionDetector(MotionConfig(stats_every=0))
+
+
+@pytest.mark.parametrize("every", [1, 2, 3])
+def test_walker_is_found_whatever_the_stats_cadence(base, every):
+    detector = FrameDiffMotionDetector(MotionConfig(stats_every=every))
+    scene = Scene(base, seed=4)
+    settle(detector, scene)
+    moving = []
+    for block in walk(0.1, 0.8, 12):
+        moving.append(detector.detect(scene.render(block=block)).motion_fraction)
+    assert min(moving[2:]) > 0.0

@@ -184,3 +184,19 @@ def test_a_raised_condition_is_not_cleared_by_a_stronger_one_hiding_it(base):
     assert [(f.reason, f.raised) for f in findings] == [
         ("moved", True), ("blackout", True), ("blackout", False),
     ]
+
+
+def test_cell_counts_match_counting_each_cell():
+    from detectors.tamper import GRID, _cell_counts
+
+    rng = np.random.default_rng(12)
+    h, w = 121, 215  # not multiples of the grid: the remainder is outside every cell
+    maps = tuple(((rng.random((h, w)) > p) * 255).astype(np.uint8) for p in (0.5, 0.9, 0.97,
+                                                                             0.2, 0.7, 0.999))
+    ch, cw = h // GRID, w // GRID
+    cells = _cell_counts(maps, ch, cw)
+    expected = [
+        tuple(cv2.countNonZero(m[gy * ch:(gy + 1) * ch, gx * cw:(gx + 1) * cw]) for m in maps)
+        for gy in range(GRID) for gx in range(GRID)
+    ]
+    assert cells == expected

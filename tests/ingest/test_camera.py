@@ -11,7 +11,6 @@ from compoundeye.events import Event, EventKind
 from compoundeye.site.models import Camera
 from ingest.camera import CameraPipeline
 from ingest.detection import build_detectors
-from ingest.minimal_detector import MinimalHealthDetector
 from ingest.reader import SampledFrame
 
 T0 = 1_795_000_000.0
@@ -107,34 +106,28 @@ def test_unusable_frame_is_counted_not_raised(tmp_path: Path) -> None:
     assert pipe.stats.frame_errors == 2 and pipe.stats.processed == 0
 
 
-def test_minimal_health_detector_blackout_and_frozen() -> None:
-    det = MinimalHealthDetector()
-    rng = np.random.default_rng(4)
-    findings = []
-    t = 0.0
-    for _ in range(40):
-        findings += det.update(scene(rng), t)
-        t += 0.2
-    assert findings == []
-    frozen = scene(rng)
-    for _ in range(40):
-        findings += det.update(frozen, t)
-        t += 0.2
-    assert [(f.reason, f.raised) for f in findings] == [("frozen", True)]
-    for _ in range(40):
-        findings += det.update(np.zeros((360, 640, 3), np.uint8), t)
-        t += 0.2
-    assert ("blackout", True) in [(f.reason, f.raised) for f in findings]
+def test_detectors_get_the_grey_plane_once() -> None:
+    from ingest.camera import detection_luma
+
+    grey = np.zeros((360, 640), np.uint8)
+    assert detection_luma(grey) is grey  # the reader's luma plane goes through untouched
+    bgr = scene(np.random.default_rng(5))
+    assert np.array_equal(detection_luma(bgr), cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+    empty = np.zeros((0,), np.uint8)
+    assert detection_luma(empty) is empty  # left for the detectors to refuse
 
 
-def test_detectors_get_frames_at_twice_their_working_height(tmp_path: Path) -> None:
-    from ingest.camera import DETECT_ROWS, shrink, working_rows
+def test_grey_frames_give_motion_events(tmp_path: Path) -> None:
+    events: list[Event] = []
+    pipe = CameraPipeline(camera(), events.append, tmp_path)
+    rng = np.random.default_rng(6)
 
-    pipe = CameraPipeline(camera(), [].append, tmp_path)  # type: ignore[arg-type]
-    motion_rows = working_rows(pipe.detectors.motion)
-    assert motion_rows == 2 * pipe.detectors.motion.config.height  # type: ignore[attr-defined]
-    assert working_rows(object()) == DETECT_ROWS
-    frame = np.zeros((360, 640), np.uint8)
-    assert shrink(frame, 180).shape == (180, 320)
-    assert shrink(frame, 240).shape == (240, 427)
-    assert shrink(frame, 720) is frame
+    def grey(img: np.ndarray) -> np.ndarray:
+        return np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+
+    t = run_frames(pipe, [grey(scene(rng)) for _ in range(20)], T0)
+    t = run_frames(pipe, [grey(frame_with_box(rng, 380 + 12 * i)) for i in range(15)], t)
+    run_frames(pipe, [grey(scene(rng)) for _ in range(40)], t)
+    kinds = [(e.kind, e.attrs["zone"]) for e in events]
+    assert (EventKind.MOTION_START, "*") in kinds and (EventKind.MOTION_END, "*") in kinds
+    assert pipe.stats.frame_errors == 0 and pipe.stats.processed == 75

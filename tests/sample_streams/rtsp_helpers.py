@@ -112,6 +112,8 @@ def label(truth: dict[str, Any], t: float, margin: float = 0.5) -> str | None:
             return "motion"
         if m["start_s"] - margin <= t <= m["end_s"] + margin:
             return None
+    if truth.get("weather") or truth.get("distractors"):
+        return None  # rain and swaying trees change pixels with nobody moving
     return "still"
 
 

@@ -200,7 +200,11 @@ def test_rain_changes_the_whole_picture_and_is_deterministic():
     a, b = frames_of(spec), frames_of(spec)
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     truth = ground_truth(spec, W, H)
-    assert truth["motion"] == [] and truth["weather"] == {"kind": "rain", "streaks_per_frame": 60}
+    assert truth["motion"] == [] and truth["weather"] == {
+        "kind": "rain",
+        "streaks_per_frame": 60,
+        "lulls": [],
+    }
     dry = frames_of(tiny(movers=(), switches=(), tamper=(), duration_s=1.0))
     # Rain draws from its own generator: between the streaks the frame is the dry clip's.
     for wet, plain in zip(a, dry, strict=True):
@@ -263,3 +267,23 @@ def test_harder_clips_cover_their_cases():
     assert len(static["motion"]) == 1
     assert static["motion"][0]["end_s"] - static["motion"][0]["start_s"] < 5.0
     assert specs["static_long"].noise_sigma <= 1.0 and specs["static_long"].grain_sigma == 0.0
+
+
+def test_lull_stops_wind_and_rain():
+    spec = tiny(
+        movers=(),
+        switches=(),
+        tamper=(),
+        noise_sigma=0.0,
+        drift_amplitude=0.0,
+        foliage=(Foliage(0.3, 0.3, 0.15, seed=2),),
+        rain_streaks=40,
+        lulls=((1.0, 3.6),),
+    )
+    frames = frames_of(spec)
+    changed = [not np.array_equal(frames[i], frames[i - 1]) for i in range(1, len(frames))]
+    calm = range(round(2.0 * FPS) + 1, round(2.6 * FPS))  # fully calm: [start + 1 s, end - 1 s)
+    assert not any(changed[i - 1] for i in calm)
+    assert all(changed[: round(1.0 * FPS) - 1]) and all(changed[round(3.6 * FPS) :])
+    assert len(calm) >= 8
+    assert ground_truth(spec, W, H)["weather"]["lulls"] == [[1.0, 3.6]]
