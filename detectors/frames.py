@@ -52,7 +52,7 @@ def small_luma(frame: object, height: int) -> npt.NDArray[np.uint8]:
     """
     img = check_frame(frame)
     h, w = img.shape[:2]
-    width = max(1, min(4 * height, round(w * height / h)))
+    width = _width(h, w, height)
     if img.ndim == 3 and img.shape[2] == 3:
         step = h // (2 * height)
         if step >= 2:
@@ -85,9 +85,33 @@ def _area_shrink(grey: npt.NDArray[np.uint8], height: int) -> npt.NDArray[np.uin
             centre, cols = factor // 2, (w // factor) * factor
             box = cv2.blur(grey, (factor, factor))
             return np.ascontiguousarray(box[centre:h:factor, centre:cols:factor])
-        half_h, half_w = h // 2, w // 2
-        grey = np.asarray(cv2.resize(grey[: 2 * half_h, : 2 * half_w], (half_w, half_h),
-                                     interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        grey = halve(grey)
+
+
+def halve(grey: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """2x2 area averages of a grey image (an odd last row or column is dropped)."""
+    half_h, half_w = grey.shape[0] // 2, grey.shape[1] // 2
+    return np.asarray(cv2.resize(grey[: 2 * half_h, : 2 * half_w], (half_w, half_h),
+                                 interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
+def halves_first(shape: tuple[int, ...], height: int) -> bool:
+    """Whether :func:`small_luma` of a grey image of ``shape`` starts with :func:`halve`.
+
+    Then it gives the same result from the halved image, which a caller may have made
+    already (the reader halves each sampled frame while it is still in the cache).
+    """
+    h, w = shape[0], shape[1]
+    factor = h // height
+    if (factor < 2 or min(h // 2, w // 2) < MIN_SIDE or max(h, w) > MAX_SIDE
+            or _width(h, w, height) != _width(h // 2, w // 2, height)):
+        return False  # the halved image would be refused, or give another width
+    return not (factor % 2 == 1 and h == factor * height and w >= factor)
+
+
+def _width(h: int, w: int, height: int) -> int:
+    """Columns of the ``height``-row picture of an ``h`` x ``w`` frame (aspect kept)."""
+    return max(1, min(4 * height, round(w * height / h)))
 
 
 def polygon_mask(

@@ -42,6 +42,9 @@ MEDIAN_PROBES = 4
 FloatImage = npt.NDArray[np.float32]
 Mask = npt.NDArray[Any]
 """A uint8 image as OpenCV returns it (its stubs type results loosely)."""
+Rect = tuple[int, int, int, int]
+_Blob = tuple[Mask, Rect]
+"""A blob's contour and its bounding box (x, y, w, h) in working pixels."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,9 @@ class MotionConfig:
     noise_factor: float = 4.5
     """Threshold in units of the camera's measured noise (robust sigma of the difference)."""
     noise_alpha: float = 0.1
-    """How fast the noise estimate follows."""
+    """How fast the noise estimate follows when the noise falls ..."""
+    noise_rise_alpha: float = 0.5
+    """... and when it rises."""
     min_area: float = 0.0012
     """Smallest contour kept (after dilation), as a fraction of the frame ..."""
     min_changed: float = 0.001
@@ -77,6 +82,15 @@ class MotionConfig:
     cost. 1 measures every frame."""
     blur: int = 5
     dilate_iterations: int = 2
+    open_size: int = 2
+    """Side of the square opening applied to the changed pixels before dilation: changes
+    thinner than this (in working pixels) are dropped. 1 disables it."""
+    persistence: bool = True
+    """Report a blob only when the previous frame had a blob inside its box. Rain, snow,
+    insects and encoder glitches make short-lived blobs at random places; whatever
+    really moves is still there, shifted by less than its own size, one sampled frame
+    later. The cost is one frame of delay (the tracker's ``start_frames`` counts the
+    confirmed frames)."""
     recalibrate_fraction: float = 0.45
     """Changed fraction of the picture (before masks) that means a global change ..."""
     lighting_correlation: float = 0.8
@@ -124,6 +138,7 @@ class FrameDiffMotionDetector:
         every = self.config.stats_every
         self._contrast_rate = 1.0 - (1.0 - self.config.contrast_alpha) ** every
         self._noise_rate = 1.0 - (1.0 - self.config.noise_alpha) ** every
+        self._noise_rise_rate = 1.0 - (1.0 - self.config.noise_rise_alpha) ** every
         self._geometry: _Geometry | None = None
         self._background: FloatImage | None = None
         self._raw: FloatImage | None = None
@@ -133,6 +148,9 @@ class FrameDiffMotionDetector:
         self._low = 0.0
         self._high = 255.0
         self._calibrating = 0
+        self._previous: Mask | None = None
+        size = max(1, self.config.open_size)
+        self._open_kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
         self._kernel = _iterated(
             cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)), self.config.dilate_iterations
         )
@@ -175,7 +193,10 @@ class FrameDiffMotionDetector:
             # restart, so a noisy camera never starts unguarded.
             noise = _median(diff) * 1.4826
             self._noise_samples += 1
-            rate = max(self._noise_rate, 1.0 / self._noise_samples)
+            # Noise that grows (rain or snow setting in, gain rising at dusk) is followed
+            # quickly, or the lagging threshold lets it through as motion meanwhile.
+            usual = self._noise_rise_rate if noise > self._noise else self._noise_rate
+            rate = max(usual, 1.0 / self._noise_samples)
             self._noise += rate * (noise - self._noise)
         if changed_fraction < cfg.recalibrate_fraction:
             self._global_run = 0
@@ -198,13 +219,23 @@ class FrameDiffMotionDetector:
         boxes: list[Box]
         if changed_pixels == 0:
             # Nothing changed: nothing can move (the usual frame of a quiet scene).
-            moving, boxes, moving_pixels = changed, [], 0
+            moving = reported = changed
+            boxes, moving_pixels, reported_pixels = [], 0, 0
+            self._previous = None
         else:
             if geometry.masked:
                 changed = cv2.bitwise_and(changed, geometry.active)
+            if cfg.open_size > 1:
+                # Opening first: thin streaks (rain, snow, a cable in the wind) vanish,
+                # anything wider than the kernel keeps its shape.
+                changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, self._open_kernel)
             moving = cv2.dilate(changed, self._kernel) if cfg.dilate_iterations > 0 else changed
-            moving, boxes = self._keep_large(moving, changed, geometry)
-            moving_pixels = cv2.countNonZero(moving) if boxes else 0
+            moving, blobs = self._keep_large(moving, changed, geometry)
+            moving_pixels = cv2.countNonZero(moving) if blobs else 0
+            reported, boxes = self._confirmed(moving, blobs, geometry)
+            reported_pixels = cv2.countNonZero(reported) if boxes else 0
+        # Every blob (confirmed or not) is learned slowly into the background, so the
+        # first frame of a mover does not bleed into it.
         if moving_pixels:
             still = cv2.bitwise_not(moving)
             cv2.accumulateWeighted(current, bg, cfg.alpha, mask=still)
@@ -219,12 +250,12 @@ class FrameDiffMotionDetector:
         active_pixels = geometry.active_pixels
         zones: dict[str, float] = {}
         for name, zmask in geometry.zone_masks.items():
-            inside = cv2.countNonZero(cv2.bitwise_and(moving, zmask)) if moving_pixels else 0
+            inside = cv2.countNonZero(cv2.bitwise_and(reported, zmask)) if reported_pixels else 0
             enough = inside > 0 and inside >= geometry.zone_min_pixels[name]
             zones[name] = inside / max(1, geometry.zone_pixels[name]) if enough else 0.0
         return MotionResult(
             boxes=tuple(boxes),
-            motion_fraction=moving_pixels / active_pixels,
+            motion_fraction=reported_pixels / active_pixels,
             calibrating=False,
             zone_fractions=zones,
         )
@@ -235,6 +266,7 @@ class FrameDiffMotionDetector:
         self._raw = raw.astype(np.float32)
         self._calibrating = self.config.calibration_frames
         self._global_run = 0
+        self._previous = None
         self._noise_samples = 0
 
     def _is_lighting(self, raw: Mask, raw_bg: FloatImage) -> bool:
@@ -265,13 +297,13 @@ class FrameDiffMotionDetector:
 
     def _keep_large(
         self, moving: Mask, changed: Mask, geometry: _Geometry
-    ) -> tuple[Mask, list[Box]]:
+    ) -> tuple[Mask, list[_Blob]]:
+        """The blobs large enough to count, as a mask and as (contour, box) pairs."""
         h, w = geometry.shape
         min_pixels = self.config.min_area * h * w
         min_changed = self.config.min_changed * h * w
         contours, _ = cv2.findContours(moving, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        keep = []
-        boxes: list[Box] = []
+        keep: list[_Blob] = []
         for contour in contours:
             x, y, bw, bh = cv2.boundingRect(contour)
             if bw * bh < min_pixels or cv2.contourArea(contour) < min_pixels:
@@ -280,15 +312,27 @@ class FrameDiffMotionDetector:
             # pixels that really changed inside it.
             if cv2.countNonZero(changed[y : y + bh, x : x + bw]) < min_changed:
                 continue
-            keep.append(contour)
-            boxes.append(Box(x / w, y / h, bw / w, bh / h))
-        if len(keep) == len(contours):
-            return moving, boxes
-        kept = np.zeros_like(moving)
-        if keep:
-            cv2.drawContours(kept, keep, -1, 255, thickness=cv2.FILLED)
-            kept = cv2.bitwise_and(kept, moving)
-        return kept, boxes
+            keep.append((contour, (x, y, bw, bh)))
+        return _only(moving, keep, len(contours)), keep
+
+    def _confirmed(
+        self, moving: Mask, blobs: list[_Blob], geometry: _Geometry
+    ) -> tuple[Mask, list[Box]]:
+        """The blobs to report (see ``MotionConfig.persistence``) and their boxes.
+
+        A blob is confirmed when it overlaps a blob of the previous frame (pixels of
+        both, inside its box).
+        """
+        previous, self._previous = self._previous, (moving if blobs else None)
+        total = len(blobs)
+        if self.config.persistence:
+            blobs = [
+                blob for blob in blobs
+                if previous is not None and _overlap(previous, moving, blob[1])
+            ]
+        h, w = geometry.shape
+        boxes = [Box(x / w, y / h, bw / w, bh / h) for _, (x, y, bw, bh) in blobs]
+        return _only(moving, blobs, total), boxes
 
     def _geometry_for(self, shape: tuple[int, ...]) -> _Geometry:
         h, w = int(shape[0]), int(shape[1])
@@ -334,6 +378,24 @@ def _median(image: Mask) -> float:
             return float(level)
     cdf = np.cumsum(cv2.calcHist([image], [0], None, [256], [0, 256]).ravel())
     return float(np.searchsorted(cdf, 0.5 * cdf[-1]))
+
+
+def _only(moving: Mask, blobs: list[_Blob], total: int) -> Mask:
+    """``moving`` limited to ``blobs`` (``total``: how many blobs ``moving`` holds)."""
+    if len(blobs) == total:
+        return moving
+    kept = np.zeros_like(moving)
+    if blobs:
+        cv2.drawContours(kept, [contour for contour, _ in blobs], -1, 255, cv2.FILLED)
+        kept = cv2.bitwise_and(kept, moving)
+    return kept
+
+
+def _overlap(previous: Mask, current: Mask, rect: Rect) -> bool:
+    """Whether ``previous`` and ``current`` share a pixel inside ``rect``."""
+    x, y, w, h = rect
+    both = cv2.bitwise_and(previous[y : y + h, x : x + w], current[y : y + h, x : x + w])
+    return cv2.countNonZero(both) > 0
 
 
 def _iterated(kernel: Mask, iterations: int) -> Mask:

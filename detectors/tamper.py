@@ -31,8 +31,12 @@ class TamperConfig:
     """Thresholds and persistence windows of :class:`CameraHealthDetector`."""
 
     height: int = 120
-    blackout_mean: float = 12.0
-    """Mean luma below which (with low spread) the picture is black."""
+    blackout_mean: float = 5.0
+    """Mean luma below which (with low spread) the picture is black: no signal, a dead
+    sensor, a capped lens. Kept near the black level because a lens covered by a hand or
+    a cloth still lets some light through, even at night (mean 8 on the night sample
+    clip against 2.5 for its blackout, 17 by day): above this, a flat edge-less picture
+    is 'covered', not 'blackout'."""
     blackout_std: float = 6.0
     covered_std: float = 14.0
     """A covered lens: little spread of luma ..."""

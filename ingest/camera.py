@@ -24,6 +24,7 @@ from compoundeye.events import Event, EventKind, make_event
 from compoundeye.site.models import Camera
 from compoundeye.timeutil import from_epoch
 from detectors.base import Frame, FrameError, MotionTransition, TamperFinding
+from detectors.frames import halves_first
 from ingest.detection import CameraDetectors, build_detectors
 from ingest.reader import CameraReader, ReaderOptions, SampledFrame
 from ingest.sampler import DropQueue
@@ -64,6 +65,9 @@ class CameraPipeline:
         self.reader = CameraReader(camera.id, camera.detect_url, camera.detect_fps, self.queue,
                                    reader_options)
         self.detectors = detectors or build_detectors(camera)
+        # The motion detector's working height (0: unknown, always hand it the frame).
+        rows = getattr(getattr(self.detectors.motion, "config", None), "height", None)
+        self._motion_rows = rows if isinstance(rows, int) and rows > 0 else 0
         self.stats = DetectionStats()
         self._tampers: dict[str, TamperFinding] = {}
         self._motion_started: dict[str, float] = {}
@@ -130,7 +134,7 @@ class CameraPipeline:
         det = self.detectors
         try:
             luma = detection_luma(frame)
-            result = det.motion.detect(luma)
+            result = det.motion.detect(self._motion_input(item, luma))
             findings = (det.tamper.update(luma, item.wall_ts)
                         if self._tamper_due(item.stream_ts) else [])
         except FrameError as exc:
@@ -146,6 +150,18 @@ class CameraPipeline:
         self._transitions(det.tracker.update(result, item.wall_ts), frame)
         for finding in findings:
             self._tamper(finding, frame)
+
+    def _motion_input(self, item: SampledFrame, luma: Frame) -> Frame:
+        """The reader's halved frame when the motion detector gets the same result from it.
+
+        Its shrinking starts with the same halving (360 rows to its 90), which the reader
+        did while the frame was still in the cache; reading the whole frame again here
+        costs more than the rest of the shrinking.
+        """
+        half, rows = item.half, self._motion_rows
+        if half is not None and luma is item.image and rows and halves_first(luma.shape, rows):
+            return half
+        return luma
 
     def _tamper_due(self, stream_ts: float) -> bool:
         last = self._last_tamper_check

@@ -5,11 +5,13 @@ takes only the frames the sampler keeps (``retrieve``) and puts them in a
 :class:`~ingest.sampler.DropQueue`. By default the kept frames are the decoder's luma plane
 as is (``CAP_PROP_CONVERT_RGB`` off: no colour conversion at all, which is most of the
 pipeline's cost over pure decoding); with ``colour=True`` they are converted to BGR, for
-colour snapshots at about twice the per-frame cost. A stream whose pixel format has no
-plain luma plane first is switched to colour automatically. A stream that fails to open or
-stops delivering is reopened after an exponential back-off with jitter, spent waiting on
-the stop event (no CPU). Decoding runs in the reader's own thread (one FFmpeg thread per
-camera), so the thread's CPU time is the decode cost reported per frame.
+colour snapshots at about twice the per-frame cost. A grey frame is also halved at once
+(``SampledFrame.half``), while it is still in the cache, for the motion detector's shrinking.
+A stream whose pixel format has no plain luma plane first is switched to colour
+automatically. A stream that fails to open or stops delivering is reopened after an
+exponential back-off with jitter, spent waiting on the stop event (no CPU). Decoding runs
+in the reader's own thread (one FFmpeg thread per camera), so the thread's CPU time is the
+decode cost reported per frame.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import cv2
 
 from detectors.base import Frame
+from detectors.frames import halve
 from ingest.sampler import DropQueue, FrameSampler
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,10 @@ class SampledFrame:
     wall_ts: float
     stream_ts: float
     seq: int
+    half: Frame | None = None
+    """A grey frame halved (2x2 area averages) by the reader right after decoding, while
+    the frame is still in the CPU cache: detectors working at a quarter of the height or
+    less start from it instead of reading the whole frame again."""
 
 
 @dataclass
@@ -249,7 +256,8 @@ class CameraReader:
                     stats.frames_sampled += 1
                     if not stats.width:
                         stats.height, stats.width = image.shape[:2]
-                    queue.put(SampledFrame(image, now, stream_ts, stats.frames_in))
+                    half = halve(image) if image.ndim == 2 and min(image.shape) >= 2 else None
+                    queue.put(SampledFrame(image, now, stream_ts, stats.frames_in, half))
                 else:
                     stats.decode_errors += 1
             if got % 16 == 0:

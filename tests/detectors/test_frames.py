@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from detectors.base import FrameError
-from detectors.frames import MIN_SIDE, check_frame, polygon_mask, small_luma
+from detectors.frames import (
+    MIN_SIDE,
+    check_frame,
+    halve,
+    halves_first,
+    polygon_mask,
+    small_luma,
+)
 from detectors.motion import FrameDiffMotionDetector
 from detectors.tamper import CameraHealthDetector
 
@@ -141,3 +148,17 @@ def test_grey_frames_of_any_factor_keep_the_requested_size():
         for height in (90, 120):
             luma = small_luma(grey, height)
             assert luma.shape == (height, max(1, min(4 * height, round(w * height / h))))
+
+
+def test_small_luma_of_the_halved_frame_is_the_same_when_it_halves_first():
+    rng = np.random.default_rng(10)
+    used = 0
+    for _ in range(300):
+        h, w = int(rng.integers(MIN_SIDE, 800)), int(rng.integers(MIN_SIDE, 800))
+        grey = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        for height in (45, 90, 120):
+            if halves_first(grey.shape, height):
+                used += 1
+                assert np.array_equal(small_luma(halve(grey), height), small_luma(grey, height))
+    assert used > 100
+    assert halves_first((360, 640), 90) and not halves_first((360, 640), 120)

@@ -200,3 +200,23 @@ def test_cell_counts_match_counting_each_cell():
         for gy in range(GRID) for gx in range(GRID)
     ]
     assert cells == expected
+
+
+def test_at_night_a_covered_lens_and_a_blackout_are_told_apart(base):
+    # A dark noisy night picture (about a fifth of the light, as on the night clips). A hand
+    # over the lens still lets a little light through (a dim flat glow, mean about 8); a
+    # blackout is the black level. Both are noisy: a night sensor's gain is high.
+    # Spreads as measured on the night sample clip's sub stream: std 1.4 covered, 0.6 black.
+    night = Scene(base * 0.2, noise=6.0, grain=3.0)
+    glow = Scene(np.full_like(base, 8.0), noise=1.5)
+    black = Scene(np.full_like(base, 2.5), noise=0.7)
+    frames = [night.render() for _ in range(n(8.0))]
+    frames += [glow.render() for _ in range(n(8.0))]
+    frames += [night.render() for _ in range(n(8.0))]
+    frames += [black.render() for _ in range(n(8.0))]
+    frames += [night.render() for _ in range(n(6.0))]
+    findings = run(CameraHealthDetector(), frames)
+    assert [(f.reason, f.raised) for f in findings] == [
+        ("covered", True), ("covered", False), ("blackout", True), ("blackout", False),
+    ]
+    assert 8.0 < findings[0].ts <= 13.0 and 24.0 < findings[2].ts <= 29.0

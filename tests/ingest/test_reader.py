@@ -7,6 +7,8 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from compoundeye.services import free_port
@@ -46,6 +48,10 @@ def test_file_is_decoded_entirely_and_sampled_to_detect_fps() -> None:
     assert stats.frames_sampled == 100  # 15 fps sampled to 5 fps
     first = queue.get(0)
     assert first is not None and first.image.shape == (360, 640)  # the luma plane, no colour
+    # ... and its halving, made while the frame was in the cache (2x2 area averages).
+    assert first.half is not None and first.half.shape == (180, 320)
+    expected = cv2.resize(first.image, (320, 180), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(first.half, expected)
     assert (stats.width, stats.height) == (640, 360)
     assert stats.decode_cpu_seconds > 0
 
@@ -58,6 +64,7 @@ def test_colour_frames_when_asked() -> None:
     run_reader(reader)
     item = queue.get(0)
     assert item is not None and item.image.shape == (360, 640, 3)
+    assert item.half is None  # halved for the detectors only when grey
 
 
 def test_dead_camera_is_retried_with_backoff_and_stops_at_once() -> None:
