@@ -135,7 +135,7 @@ class CameraPipeline:
         try:
             luma = detection_luma(frame)
             result = det.motion.detect(self._motion_input(item, luma))
-            findings = (det.tamper.update(luma, item.wall_ts)
+            findings = (det.tamper.update(full_range(luma, item.image), item.wall_ts)
                         if self._tamper_due(item.stream_ts) else [])
         except FrameError as exc:
             self.stats.frame_errors += 1
@@ -207,6 +207,22 @@ class CameraPipeline:
             log.info("camera %s: tamper %s cleared", self.camera.id, finding.reason)
             self._emit(EventKind.CAMERA_TAMPER_CLEARED, finding.ts, attrs, (finding.reason,),
                        None)
+
+
+_LIMITED_TO_FULL = np.clip((np.arange(256) - 16) * 255.0 / 219.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def full_range(luma: Frame, decoded: Frame) -> Frame:
+    """The luma plane in full range (black 0, white 255) for the tamper checks.
+
+    The decoder's own luma plane of an H.264 stream is limited ("TV") range: black is 16,
+    white 235. The tamper checks judge absolute brightness (a blackout is a mean near 0),
+    so that plane is expanded first; a frame converted from colour by OpenCV is full range
+    already. Once a second per camera, so the table lookup costs nothing that matters.
+    """
+    if luma is decoded and luma.ndim == 2 and luma.dtype == np.uint8 and luma.size:
+        return cast(Frame, cv2.LUT(luma, _LIMITED_TO_FULL))
+    return luma
 
 
 def detection_luma(frame: Frame) -> Frame:

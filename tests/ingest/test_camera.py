@@ -152,3 +152,45 @@ def test_the_readers_halved_frame_gives_the_same_detections(tmp_path: Path) -> N
             fractions.append(pipe.stats.motion_sum)
         runs.append((fractions, [(e.kind, e.attrs["zone"], e.ts) for e in events]))
     assert runs[0] == runs[1] and runs[0][1]  # identical, and motion was seen
+
+
+def _luma_frames(clip: Path, step: int) -> list[np.ndarray]:
+    """Every ``step``-th frame of a clip as the reader hands it over: the decoder's own
+    (limited-range) luma plane, no colour conversion."""
+    cap = cv2.VideoCapture(str(clip), cv2.CAP_FFMPEG)
+    cap.set(cv2.CAP_PROP_CONVERT_RGB, 0)
+    frames = []
+    index = 0
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        if index % step == 0:
+            assert image.ndim == 2, "expected the luma plane"
+            frames.append(image)
+        index += 1
+    cap.release()
+    return frames
+
+
+def test_tamper_clip_through_the_luma_path_gives_the_true_reasons(tmp_path: Path) -> None:
+    """The decoder's luma plane is limited range (black is 16): a blackout must still be
+    called a blackout, and nothing may be raised on the clean lead-in."""
+    clips = Path(__file__).resolve().parents[2] / "sample_streams" / "clips"
+    truth = __import__("json").loads((clips / "tamper" / "truth.json").read_text())
+    events: list[Event] = []
+    cam = camera()
+    pipe = CameraPipeline(cam, events.append, tmp_path, detectors=build_detectors(cam))
+    frames = _luma_frames(clips / "tamper" / "sub.mp4", step=3)  # 15 fps -> 5 fps
+    run_frames(pipe, frames, T0)
+    raised = [(e.attrs["reason"], e.ts.timestamp() - T0) for e in events
+              if e.kind == EventKind.CAMERA_TAMPER]
+    first = truth["tamper"][0]
+    assert first["reason"] == "blackout"
+    assert raised, "no tamper raised on the tamper clip"
+    reason, at = raised[0]
+    assert reason == "blackout", raised
+    assert first["start_s"] <= at <= first["start_s"] + 5, raised
+    for episode in truth["tamper"]:
+        inside = [r for r, t in raised if episode["start_s"] <= t <= episode["end_s"] + 1]
+        assert episode["reason"] in inside, (episode, raised)
