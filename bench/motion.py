@@ -37,8 +37,8 @@ import numpy.typing as npt
 
 from bench.evaluation import Episode, Raise, score_intervals, score_tamper, time_coverage
 from bench.runner import BenchResult
-from detectors.frames import small_luma
 from detectors.base import Polygon
+from detectors.frames import small_luma
 from detectors.motion import (
     FrameDiffMotionDetector,
     MotionConfig,
@@ -330,6 +330,10 @@ def measure(quick: bool) -> BenchResult:
             "motion masks, as a site file's 'masks' would be; weather is not masked"
         ),
         "motion_mean_delay_s": round(sum(delays) / len(delays), 3) if delays else None,
+        "tamper_scoring": (
+            "strict by reason: an episode is found only by a raise of its own reason "
+            "inside it; any other raise is a false tamper"
+        ),
         "tamper_episodes": episodes,
         "tamper_found": tamper_found,
         "tamper_max_time_to_detect_s": round(worst_ttd, 3),

@@ -2,8 +2,11 @@
 
 Per frame: luma at a small fixed height, blurred, contrast stretched with limits
 averaged over recent frames, compared with a running-average background; the
-difference is thresholded (at least ``threshold``, more on a noisy camera), masked,
-dilated and split into contours, and contours below a minimum area are dropped. When
+difference is thresholded (at least ``threshold``, more on a noisy camera or in rain:
+the noise estimate rises fast and falls slowly), masked, opened (thin streaks vanish),
+dilated and split into contours; contours below a minimum area are dropped, and only
+those overlapping one of the previous frame are reported (short-lived rain and glitch
+blobs never are). When
 most of the frame changes at once and the picture keeps its structure (lights switched
 on or off, the exposure jumping) or goes flat, the detector recalibrates instead of
 reporting motion.
@@ -149,6 +152,7 @@ class FrameDiffMotionDetector:
         self._high = 255.0
         self._calibrating = 0
         self._previous: Mask | None = None
+        self._rising = False
         size = max(1, self.config.open_size)
         self._open_kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
         self._kernel = _iterated(
@@ -176,7 +180,9 @@ class FrameDiffMotionDetector:
         if bg is None or raw_bg is None or bg.shape != luma.shape:
             self._restart(raw, *_contrast_limits(luma))
             return _quiet(geometry, calibrating=True)
-        measure = self._calibrating > 0 or self.frames % cfg.stats_every == 0
+        measure = (
+            self._calibrating > 0 or self._rising or self.frames % cfg.stats_every == 0
+        )
         if measure:
             low, high = _contrast_limits(luma)
             self._low += self._contrast_rate * (low - self._low)
@@ -195,6 +201,7 @@ class FrameDiffMotionDetector:
             self._noise_samples += 1
             # Noise that grows (rain or snow setting in, gain rising at dusk) is followed
             # quickly, or the lagging threshold lets it through as motion meanwhile.
+            self._rising = noise > 1.2 * self._noise + 0.5  # measure the next frame too
             usual = self._noise_rise_rate if noise > self._noise else self._noise_rate
             rate = max(usual, 1.0 / self._noise_samples)
             self._noise += rate * (noise - self._noise)

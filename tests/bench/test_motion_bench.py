@@ -13,6 +13,7 @@ from bench.motion import (
     CLIPS_DIR,
     clip_video,
     discover,
+    masks_of,
     measure,
     measure_speed,
     read_sampled,
@@ -111,3 +112,50 @@ def test_full_benchmark_on_the_sample_clips():
     assert summary["tamper_found"] == summary["tamper_episodes"]
     assert summary["tamper_max_time_to_detect_s"] <= 5.0
     assert summary["false_tampers"] == 0
+
+
+def test_distractor_polygons_become_normalised_masks():
+    truth = {
+        "width": 1280, "height": 720,
+        "distractors": [{"kind": "foliage", "polygon": [[0, 0], [640, 0], [640, 360]]}],
+    }
+    assert masks_of(truth) == ([(0.0, 0.0), (0.5, 0.0), (0.5, 0.5)],)
+    assert masks_of({"motion": []}) == ()
+
+
+@pytest.mark.parametrize(
+    "truth",
+    [
+        {"distractors": [{"polygon": [[0, 0], [10, 0], [10, 10]]}]},
+        {"width": 0, "height": 720, "distractors": [{"polygon": [[0, 0], [10, 0], [10, 10]]}]},
+        {"width": 1280, "height": 720, "distractors": [{"polygon": [[0, 0], [10, 0]]}]},
+    ],
+    ids=["no-size", "zero-size", "two-points"],
+)
+def test_bad_distractors_are_a_clear_error(truth):
+    with pytest.raises(ValueError):
+        masks_of(truth)
+
+
+def test_masked_foliage_is_not_a_false_alarm_but_a_walker_is_found():
+    # A 'tree' on the left sways in a gust from 4 to 7 s; a walker crosses the right
+    # from 13 to 16 s.
+    base = background(seed=5, h=180, w=320)
+    scene = Scene(base, noise=2.0)
+    frames = []
+    for i in range(19 * 5):
+        t = i / 5
+        picture = base.copy()
+        x = 20 + int(18 * np.sin(3.0 * t)) if 4.0 <= t < 7.0 else 20
+        picture[40:130, x : x + 40] = (40, 110, 50)
+        walker = (0.45 + 0.15 * (t - 13.0), 0.3, 0.08, 0.4) if 13.0 <= t < 16.0 else None
+        frames.append((t, scene.render(picture=picture, block=walker)))
+    truth = {
+        "width": 320, "height": 180,
+        "motion": [{"start_s": 13.0, "end_s": 16.0}], "tamper": [], "light_switch": [],
+        "distractors": [{"kind": "foliage", "polygon": [[0, 30], [80, 30], [80, 140], [0, 140]]}],
+    }
+    plain = score_clip(run_clip(iter(frames)), truth)["motion"]
+    masked = score_clip(run_clip(iter(frames), masks_of(truth)), truth)["motion"]
+    assert plain["false_alarms"] == 1 and plain["found"] == 1
+    assert masked["found"] == 1 and masked["false_alarms"] == 0

@@ -350,3 +350,52 @@ def test_walker_is_found_whatever_the_stats_cadence(base, every):
     for block in walk(0.1, 0.8, 12):
         moving.append(detector.detect(scene.render(block=block)).motion_fraction)
     assert min(moving[2:]) > 0.0
+
+
+def rain(picture: np.ndarray, rng: np.random.Generator, streaks: int, level: float) -> np.ndarray:
+    """``picture`` with thin bright rain streaks at random places (1 px wide, 8-18 long)."""
+    overlay = np.zeros(picture.shape[:2], np.float32)
+    h, w = overlay.shape
+    for _ in range(streaks):
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        length = int(rng.integers(8, 18))
+        cv2.line(overlay, (x, y), (x + length // 5, y + length), level, 1)
+    return np.clip(picture + overlay[..., None], 0, 255)
+
+
+@pytest.mark.parametrize(("streaks", "level"), [(350, 45.0), (700, 60.0)])
+def test_rain_setting_in_is_not_motion_but_a_person_in_the_rain_is(base, streaks, level):
+    # Dry for 10 s, rain sets in over 1 s and stays; a person walks through it at 24 s.
+    detector, tracker = FrameDiffMotionDetector(), MotionTracker()
+    scene = Scene(base, noise=2.0)
+    rng = np.random.default_rng(1)
+    transitions = []
+    for i in range(150):
+        share = min(1.0, max(0.0, (i - 50) / 5))
+        block = (0.1 + 0.03 * (i - 120), 0.45, 0.06, 0.3) if 120 <= i < 145 else None
+        frame = scene.render(picture=rain(base, rng, int(streaks * share), level), block=block)
+        result = detector.detect(frame)
+        if i < 120:
+            assert result.boxes == (), f"rain reported as motion at frame {i}"
+        transitions += [t for t in tracker.update(result, i / FPS) if t.zone == "*"]
+    assert [t.started for t in transitions] == [True]
+    assert 24.0 <= transitions[0].ts <= 25.0
+
+
+def test_blobs_in_random_places_each_frame_are_never_reported(base):
+    # Something new in a new place every frame (insects at the lens, encoder glitches):
+    # no blob is there a frame later, so none is reported, while the same blobs held
+    # for two frames are.
+    detector = FrameDiffMotionDetector()
+    scene = Scene(base)
+    settle(detector, scene)
+    spots = [(0.05 + 0.15 * (i % 6), 0.1 + 0.4 * (i % 2), 0.05, 0.12) for i in range(30)]
+    assert all(detector.detect(scene.render(block=s)).boxes == () for s in spots)
+    assert twice(detector, scene.render(block=spots[0])).boxes != ()
+
+
+def test_persistence_and_opening_can_be_switched_off(base):
+    detector = FrameDiffMotionDetector(MotionConfig(persistence=False, open_size=1))
+    scene = Scene(base)
+    settle(detector, scene)
+    assert detector.detect(scene.render(block=(0.4, 0.45, 0.06, 0.3))).motion_fraction > 0.01
