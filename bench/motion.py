@@ -39,13 +39,9 @@ from bench.evaluation import Episode, Raise, score_intervals, score_tamper, time
 from bench.runner import BenchResult
 from detectors.base import Polygon
 from detectors.frames import small_luma
-from detectors.motion import (
-    FrameDiffMotionDetector,
-    MotionConfig,
-    MotionTracker,
-    TrackerConfig,
-)
+from detectors.motion import FrameDiffMotionDetector, MotionConfig
 from detectors.tamper import CameraHealthDetector
+from detectors.tracker import MotionTracker, TrackerConfig
 
 log = logging.getLogger(__name__)
 

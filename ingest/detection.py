@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from compoundeye.site.models import Camera
 from detectors.base import MotionDetector, TamperDetector, ZoneSpec
-from detectors.motion import FrameDiffMotionDetector, MotionConfig, MotionTracker, TrackerConfig
+from detectors.motion import FrameDiffMotionDetector, MotionConfig
 from detectors.tamper import CameraHealthDetector
+from detectors.tracker import MotionTracker, TrackerConfig
 
 
 @dataclass

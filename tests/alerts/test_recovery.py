@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -120,10 +121,8 @@ def pg_url(postgres_url: str) -> Any:
         # A connection a failed test left open must not hang teardown: give up on the
         # drop after a while (the session's database is dropped WITH (FORCE) at the end).
         conn.execute("SET lock_timeout = '10s'")
-        try:
+        with contextlib.suppress(psycopg.errors.LockNotAvailable):
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        except psycopg.errors.LockNotAvailable:
-            pass
 
 
 def test_two_processes_share_the_load_without_duplicates(services, redis_client, pg_url,

@@ -11,8 +11,9 @@ import pytest
 from bench.evaluation import overlaps
 from bench.motion import CLIPS_DIR, read_sampled
 from detectors.base import Polygon, ZoneSpec
-from detectors.motion import FrameDiffMotionDetector, MotionConfig, MotionTracker
+from detectors.motion import FrameDiffMotionDetector, MotionConfig
 from detectors.tamper import CameraHealthDetector
+from detectors.tracker import MotionTracker
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,10 +36,8 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     finally:
         with psycopg.connect(plain, autocommit=True) as conn:
             conn.execute("SET lock_timeout = '10s'")
-            try:
-                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-            except psycopg.errors.LockNotAvailable:
-                pass  # left to the session database's forced drop
+            with contextlib.suppress(psycopg.errors.LockNotAvailable):  # left to the forced
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')  # drop of the session's database
 
 
 @pytest.fixture
