@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -26,7 +25,7 @@ from typing import Any
 import httpx
 
 from compoundeye.demo_site import door_ids, write_demo_site
-from compoundeye.services import ServiceError, ServiceSet, free_port
+from compoundeye.services import ServiceError, ServiceSet, free_port, port_is_free
 from compoundeye.settings import Settings
 from compoundeye.supervisor import ChildSpec, Supervisor
 
@@ -77,16 +76,6 @@ def _available(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
         return False
-
-
-def _port_is_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
 
 
 def _cli(*args: str) -> list[str]:
@@ -253,7 +242,7 @@ def _start_processes(
     """Add edge, alerts and dashboard (those whose handler module exists) to the supervisor."""
     site = str(stack.site_file)
     port = args.port
-    if port == 0 or not _port_is_free(args.host, port):
+    if port == 0 or not port_is_free(port, args.host):
         if port:
             log.warning("port %d is busy: the dashboard takes a free port instead", port)
         port = free_port(args.host)

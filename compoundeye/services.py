@@ -55,7 +55,8 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def _port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether ``host:port`` can be bound right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -150,7 +151,7 @@ class ManagedService:
         if self.running:
             return
         deadline = time.monotonic() + timeout
-        while not _port_is_free(self.port) and time.monotonic() < deadline:
+        while not port_is_free(self.port) and time.monotonic() < deadline:
             time.sleep(0.05)  # a just-stopped instance may still hold the port briefly
         argv = self.command(self)
         log.debug("starting %s: %s", self.name, " ".join(argv))
