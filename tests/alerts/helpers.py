@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from compoundeye.site.models import (
     Zone,
 )
 from compoundeye.store import Store
+from tests.threads import running_in_thread
 
 SQUARE = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]
 
@@ -54,15 +54,8 @@ def ev(kind: EventKind, source: str, ts: datetime, n: int = 0, **attrs: Any) -> 
 def running_service(site: Site, settings: Settings, store: Store, **kwargs: Any
                     ) -> Iterator[AlertService]:
     service = AlertService(site, settings, store=store, **kwargs)
-    thread = threading.Thread(target=service.run, name="alerts", daemon=True)
-    thread.start()
-    try:
-        assert service.ready.wait(10), "service did not start"
-        yield service
-    finally:
-        service.stop()
-        thread.join(timeout=20)
-        assert not thread.is_alive(), "service did not stop"
+    with running_in_thread(service, service.ready, "alerts") as started:
+        yield started
 
 
 def later(ts: datetime, seconds: float) -> datetime:

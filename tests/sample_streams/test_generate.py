@@ -11,22 +11,11 @@ from typing import Any
 import pytest
 
 from sample_streams import generate
-from sample_streams.clips import ClipSpec, Tamper
+from sample_streams.clips import ClipSpec, Tamper, catalogue
 from sample_streams.scene import Mover
 
 CLIPS = Path(__file__).resolve().parents[2] / "sample_streams" / "clips"
-NAMES = [
-    "quiet",
-    "people",
-    "cars",
-    "lightswitch",
-    "tamper",
-    "night",
-    "sparse",
-    "rain",
-    "night_tamper",
-    "static_long",
-]
+NAMES = sorted(catalogue())
 
 
 def probe(path: Path) -> dict[str, Any]:

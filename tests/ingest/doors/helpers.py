@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from compoundeye.services import mqtt_host_port
 from compoundeye.settings import Settings
 from compoundeye.site.models import Door, DoorRules, Location, Mqtt, Site
 from ingest.doors.listener import DoorListener
+from tests.threads import running_in_thread
 
 
 def make_site(heartbeat_timeout: float = 600.0, client_id: str | None = None) -> Site:
@@ -42,15 +42,9 @@ def wait_until(check: Callable[[], Any], timeout: float = 10.0, step: float = 0.
 @contextmanager
 def running(site: Site, settings: Settings, **kwargs: Any) -> Iterator[DoorListener]:
     listener = DoorListener(site, settings, **kwargs)
-    thread = threading.Thread(target=listener.run, name="door-listener", daemon=True)
-    thread.start()
-    try:
-        assert listener.connected.wait(10), "listener did not connect"
-        yield listener
-    finally:
-        listener.stop()
-        thread.join(timeout=15)
-        assert not thread.is_alive(), "listener did not stop"
+    with running_in_thread(listener, listener.connected, "door-listener",
+                           stop_timeout=15) as started:
+        yield started
 
 
 @contextmanager
