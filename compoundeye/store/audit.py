@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, select
 
 from compoundeye.store import schema
-from compoundeye.store.db import read_transaction, write_transaction
+from compoundeye.store.db import page, read_transaction, where_equal, write_transaction
 from compoundeye.store.models import AuditEntry
 from compoundeye.timeutil import utcnow
 
@@ -45,20 +45,11 @@ class AuditRepo:
              since: datetime | None = None, until: datetime | None = None,
              limit: int = 100, offset: int = 0) -> builtins.list[AuditEntry]:
         """Entries matching every filter given, newest first."""
-        q = select(T)
-        if actor:
-            q = q.where(T.c.actor == actor)
-        if role:
-            q = q.where(T.c.role == role)
-        if action:
-            q = q.where(T.c.action == action)
-        if target:
-            q = q.where(T.c.target == target)
+        q = where_equal(select(T), T, actor=actor, role=role, action=action, target=target)
         if since is not None:
             q = q.where(T.c.at >= since)
         if until is not None:
             q = q.where(T.c.at < until)
-        q = q.order_by(T.c.at.desc(), T.c.id.desc()).limit(max(1, min(limit, 10_000)))
-        q = q.offset(max(0, offset))
+        q = page(q.order_by(T.c.at.desc(), T.c.id.desc()), limit, offset)
         with read_transaction(self._engine) as conn:
             return [_entry(row) for row in conn.execute(q)]

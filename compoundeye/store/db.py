@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Select, Table, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -74,3 +74,16 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a read-only (by intent) transaction."""
     with engine.connect() as conn, conn.begin():
         yield conn
+
+
+def where_equal(query: Select[Any], table: Table, **values: str | None) -> Select[Any]:
+    """``query`` narrowed to rows whose columns equal every value given (empty: ignored)."""
+    for column, value in values.items():
+        if value:
+            query = query.where(table.c[column] == value)
+    return query
+
+
+def page(query: Select[Any], limit: int, offset: int) -> Select[Any]:
+    """``query`` limited to one page: 1 to 10,000 rows, from a non-negative offset."""
+    return query.limit(max(1, min(limit, 10_000))).offset(max(0, offset))

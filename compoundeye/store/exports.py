@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, select
 
 from compoundeye.store import schema
-from compoundeye.store.db import read_transaction, write_transaction
+from compoundeye.store.db import page, read_transaction, where_equal, write_transaction
 from compoundeye.store.models import EXPORT_STATUSES, ExportRecord, NotFoundError, new_id
 from compoundeye.timeutil import utcnow
 
@@ -87,14 +87,7 @@ class ExportRepo:
              case_id: str | None = None, limit: int = 100,
              offset: int = 0) -> builtins.list[ExportRecord]:
         """Exports newest first."""
-        q = select(T)
-        if requester:
-            q = q.where(T.c.requester == requester)
-        if status:
-            q = q.where(T.c.status == status)
-        if case_id:
-            q = q.where(T.c.case_id == case_id)
-        q = q.order_by(T.c.created_at.desc(), T.c.id.desc())
-        q = q.limit(max(1, min(limit, 10_000))).offset(max(0, offset))
+        q = where_equal(select(T), T, requester=requester, status=status, case_id=case_id)
+        q = page(q.order_by(T.c.created_at.desc(), T.c.id.desc()), limit, offset)
         with read_transaction(self._engine) as conn:
             return [_record(row) for row in conn.execute(q)]
