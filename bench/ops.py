@@ -31,13 +31,13 @@ import uvicorn
 
 from bench.runner import BenchResult
 from compoundeye import names
+from compoundeye.auth.roles import Role
+from compoundeye.auth.tokens import add_token
 from compoundeye.services import ServiceSet, free_port, tsdb_force_flush
 from compoundeye.settings import Settings
 from compoundeye.site import Site, load_site
 from compoundeye.timeutil import to_rfc3339, utcnow
 from dashboard.app import create_app
-from dashboard.auth.roles import Role
-from dashboard.auth.tokens import add_token
 from dashboard.cameras import STATUS_FIELDS
 
 log = logging.getLogger(__name__)

@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from compoundeye.auth.roles import Role
+from compoundeye.auth.tokens import add_token
 from compoundeye.demo_site import door_ids, write_demo_site
 from compoundeye.services import ServiceError, ServiceSet, free_port, port_is_free
 from compoundeye.settings import Settings
@@ -109,12 +111,6 @@ def _door_child(services: ServiceSet, doors: int, prefix: str = "doors") -> Chil
 
 
 def _make_tokens(path: Path) -> dict[str, str]:
-    if not _available("dashboard.auth.tokens"):
-        log.warning("dashboard.auth.tokens not available: no sign-in tokens")
-        return {}
-    from dashboard.auth.roles import Role
-    from dashboard.auth.tokens import add_token
-
     return {role.value: add_token(path, f"demo-{role.value}", role) for role in Role}
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import redis
 import redis.asyncio as aioredis
 
+from compoundeye.auth.tokens import TokenRegistry
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.store import Store
 from compoundeye.tsdb import MetricsReader
 from dashboard.auth.sessions import SessionSigner, load_or_create_key
-from dashboard.auth.tokens import TokenRegistry
 from dashboard.clips import ClipCache
 from dashboard.export import ExportManager
 from dashboard.live import ChangePublisher
