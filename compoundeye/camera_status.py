@@ -172,15 +172,23 @@ class CameraStatus:
         return {name: codec.encode(getattr(self, name)) for name, codec in self._codecs()}
 
     @classmethod
-    def decode_hash(cls, raw: Mapping[Any, Any]) -> dict[str, Any]:
-        """The record's field values from a hash (``HGETALL`` reply or ``HMGET`` zipped with
-        :meth:`hash_fields`; bytes or str keys); missing fields take their empty value."""
-        values = {text(key): value for key, value in raw.items()}
-        out = {name: codec.decode(values.get(name)) for name, codec in cls._codecs()}
-        reported = text_or_none(values.get(STATE_FIELD))
-        if reported and reported not in _STATE_VALUES:
-            out["reason"] = f"unknown status {reported!r} reported"
+    def decode_values(cls, values: Sequence[Any]) -> dict[str, Any]:
+        """The record's field values from raw hash values in :meth:`hash_fields` order (an
+        ``HMGET`` reply); a missing field (None) takes its empty value."""
+        out = {name: codec.decode(raw)
+               for (name, codec), raw in zip(cls._codecs(), values, strict=True)}
+        if out[STATE_FIELD] is CameraState.DEGRADED:
+            reported = text(values[0])  # the state is every record's first field
+            if reported not in _STATE_VALUES:
+                out["reason"] = f"unknown status {reported!r} reported"
         return out
+
+    @classmethod
+    def decode_hash(cls, raw: Mapping[Any, Any]) -> dict[str, Any]:
+        """The record's field values from a whole hash (an ``HGETALL`` reply, bytes or str
+        keys); missing fields take their empty value."""
+        values = {text(key): value for key, value in raw.items()}
+        return cls.decode_values([values.get(name) for name in cls.hash_fields()])
 
     @classmethod
     def from_hash(cls, raw: Mapping[Any, Any]) -> Self:

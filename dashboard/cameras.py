@@ -56,7 +56,7 @@ def read_statuses(
     replies: list[list[Any]] = pipe.execute() if cameras else []
     rows = []
     for camera, values in zip(cameras, replies, strict=True):
-        fields = CameraStatus.decode_hash(dict(zip(hash_fields, values, strict=True)))
+        fields = CameraStatus.decode_values(values)
         reported = values[state_at] is not None
         if not reported:
             fields["reason"] = NO_STATUS_REASON
