@@ -15,11 +15,11 @@ field, an empty one and a stale writer that never knew the field all read the sa
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from functools import cache
-from typing import Any, Generic, Self, TypeVar, cast
+from typing import Any, Generic, NamedTuple, Self, TypeVar, cast
 
 import redis
 
@@ -42,6 +42,8 @@ WORST_FIRST: tuple[CameraState, ...] = (
     CameraState.OFFLINE, CameraState.TAMPERED, CameraState.DEGRADED, CameraState.ONLINE)
 """The order the ops page lists cameras in."""
 
+_STATES = {state.value: state for state in CameraState}
+
 STATE_FIELD = "status"
 """The hash field holding the :class:`CameraState` (the record's ``status``)."""
 
@@ -49,15 +51,7 @@ STATE_FIELD = "status"
 def parse_state(raw: object) -> CameraState | None:
     """The state in a hash's status field: None when the field is absent; an empty value is
     offline and a value this version does not know is degraded (see ``from_hash``)."""
-    value = text_or_none(raw)
-    if value is None:
-        return None
-    if not value:
-        return CameraState.OFFLINE
-    try:
-        return CameraState(value)
-    except ValueError:
-        return CameraState.DEGRADED
+    return None if raw is None else STATE.decode(raw)
 
 
 class _Codec(Generic[T]):
@@ -125,7 +119,8 @@ class _State(_Codec[CameraState]):
         return value.value
 
     def decode(self, raw: object) -> CameraState:
-        return parse_state(raw) or CameraState.OFFLINE
+        value = text(raw) if raw is not None else ""
+        return _STATES.get(value, CameraState.DEGRADED) if value else CameraState.OFFLINE
 
 
 TEXT, RATE, COUNT, FLAG, STATE = _Text(), _Rate(), _Count(), _Flag(), _State()
@@ -136,10 +131,19 @@ def _hash_field(codec: _Codec[Any], default: Any = None) -> Any:
     return field(default=default, metadata={"codec": codec})
 
 
+class _Table(NamedTuple):
+    """The hash fields of a record class, in declaration order, and their codecs."""
+
+    names: tuple[str, ...]
+    codecs: tuple[_Codec[Any], ...]
+    decoders: tuple[Callable[[object], Any], ...]
+
+
 @cache
-def _codecs(cls: type) -> tuple[tuple[str, _Codec[Any]], ...]:
-    """(name, codec) of every hash field of a record class, in declaration order."""
-    return tuple((f.name, f.metadata["codec"]) for f in fields(cls) if "codec" in f.metadata)
+def _table(cls: type) -> _Table:
+    hashed = [f for f in fields(cls) if "codec" in f.metadata]
+    codecs = tuple(f.metadata["codec"] for f in hashed)
+    return _Table(tuple(f.name for f in hashed), codecs, tuple(c.decode for c in codecs))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,27 +163,32 @@ class CameraStatus:
     """Why the camera is not online (offline, tamper or degradation detail)."""
 
     @classmethod
-    def _codecs(cls) -> tuple[tuple[str, _Codec[Any]], ...]:
-        return _codecs(cast(type, cls))  # cast: mypy does not see a class as Hashable
+    def _table(cls) -> _Table:
+        return _table(cast(type, cls))  # cast: mypy does not see a class as Hashable
 
     @classmethod
     def hash_fields(cls) -> list[str]:
         """The hash fields this record is read from (for ``HMGET``)."""
-        return [name for name, _codec in cls._codecs()]
+        return list(cls._table().names)
 
     def to_hash(self) -> dict[str, str]:
         """The record as the Redis hash stores it (every field as text)."""
-        return {name: codec.encode(getattr(self, name)) for name, codec in self._codecs()}
+        table = self._table()
+        return {name: codec.encode(getattr(self, name))
+                for name, codec in zip(table.names, table.codecs, strict=True)}
 
     @classmethod
     def decode_values(cls, values: Sequence[Any]) -> dict[str, Any]:
         """The record's field values from raw hash values in :meth:`hash_fields` order (an
         ``HMGET`` reply); a missing field (None) takes its empty value."""
-        out = {name: codec.decode(raw)
-               for (name, codec), raw in zip(cls._codecs(), values, strict=True)}
+        table = cls._table()
+        # The dashboard decodes every camera per listing: a plain comprehension over
+        # prepared decoders keeps that near the cost of hand-written code.
+        out = {name: decode(raw)
+               for name, decode, raw in zip(table.names, table.decoders, values, strict=True)}
         if out[STATE_FIELD] is CameraState.DEGRADED:
             reported = text(values[0])  # the state is every record's first field
-            if reported not in _STATE_VALUES:
+            if reported not in _STATES:
                 out["reason"] = f"unknown status {reported!r} reported"
         return out
 
@@ -188,7 +197,7 @@ class CameraStatus:
         """The record's field values from a whole hash (an ``HGETALL`` reply, bytes or str
         keys); missing fields take their empty value."""
         values = {text(key): value for key, value in raw.items()}
-        return cls.decode_values([values.get(name) for name in cls.hash_fields()])
+        return cls.decode_values([values.get(name) for name in cls._table().names])
 
     @classmethod
     def from_hash(cls, raw: Mapping[Any, Any]) -> Self:
@@ -196,7 +205,6 @@ class CameraStatus:
         return cls(**cls.decode_hash(raw))
 
 
-_STATE_VALUES = frozenset(s.value for s in CameraState)
 
 
 @dataclass(frozen=True, kw_only=True)
