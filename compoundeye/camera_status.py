@@ -42,8 +42,6 @@ WORST_FIRST: tuple[CameraState, ...] = (
     CameraState.OFFLINE, CameraState.TAMPERED, CameraState.DEGRADED, CameraState.ONLINE)
 """The order the ops page lists cameras in."""
 
-_STATES = {state.value: state for state in CameraState}
-
 STATE_FIELD = "status"
 """The hash field holding the :class:`CameraState` (the record's ``status``)."""
 
@@ -114,16 +112,30 @@ class _Flag(_Codec[bool | None]):
         return None if not value else value == "1"
 
 
-class _State(_Codec[CameraState]):
-    def encode(self, value: CameraState) -> str:
+E = TypeVar("E", bound=StrEnum)
+
+
+class _Choice(_Codec[E]):
+    """One value of a :class:`StrEnum`; absent or empty reads as ``empty``, a value this
+    version does not know as ``unknown``."""
+
+    def __init__(self, kind: type[E], *, empty: E, unknown: E) -> None:
+        self._by_value = {member.value: member for member in kind}
+        self._empty, self._unknown = empty, unknown
+
+    def known(self, value: str) -> bool:
+        return value in self._by_value
+
+    def encode(self, value: E) -> str:
         return value.value
 
-    def decode(self, raw: object) -> CameraState:
+    def decode(self, raw: object) -> E:
         value = text(raw) if raw is not None else ""
-        return _STATES.get(value, CameraState.DEGRADED) if value else CameraState.OFFLINE
+        return self._by_value.get(value, self._unknown) if value else self._empty
 
 
-TEXT, RATE, COUNT, FLAG, STATE = _Text(), _Rate(), _Count(), _Flag(), _State()
+TEXT, RATE, COUNT, FLAG = _Text(), _Rate(), _Count(), _Flag()
+STATE = _Choice(CameraState, empty=CameraState.OFFLINE, unknown=CameraState.DEGRADED)
 
 
 def _hash_field(codec: _Codec[Any], default: Any = None) -> Any:
@@ -163,17 +175,17 @@ class CameraStatus:
     """Why the camera is not online (offline, tamper or degradation detail)."""
 
     @classmethod
-    def _table(cls) -> _Table:
+    def _hash_table(cls) -> _Table:
         return _table(cast(type, cls))  # cast: mypy does not see a class as Hashable
 
     @classmethod
     def hash_fields(cls) -> list[str]:
         """The hash fields this record is read from (for ``HMGET``)."""
-        return list(cls._table().names)
+        return list(cls._hash_table().names)
 
     def to_hash(self) -> dict[str, str]:
         """The record as the Redis hash stores it (every field as text)."""
-        table = self._table()
+        table = self._hash_table()
         return {name: codec.encode(getattr(self, name))
                 for name, codec in zip(table.names, table.codecs, strict=True)}
 
@@ -181,14 +193,14 @@ class CameraStatus:
     def decode_values(cls, values: Sequence[Any]) -> dict[str, Any]:
         """The record's field values from raw hash values in :meth:`hash_fields` order (an
         ``HMGET`` reply); a missing field (None) takes its empty value."""
-        table = cls._table()
+        table = cls._hash_table()
         # The dashboard decodes every camera per listing: a plain comprehension over
         # prepared decoders keeps that near the cost of hand-written code.
         out = {name: decode(raw)
                for name, decode, raw in zip(table.names, table.decoders, values, strict=True)}
         if out[STATE_FIELD] is CameraState.DEGRADED:
             reported = text(values[0])  # the state is every record's first field
-            if reported not in _STATES:
+            if not STATE.known(reported):
                 out["reason"] = f"unknown status {reported!r} reported"
         return out
 
@@ -197,14 +209,12 @@ class CameraStatus:
         """The record's field values from a whole hash (an ``HGETALL`` reply, bytes or str
         keys); missing fields take their empty value."""
         values = {text(key): value for key, value in raw.items()}
-        return cls.decode_values([values.get(name) for name in cls._table().names])
+        return cls.decode_values([values.get(name) for name in cls._hash_table().names])
 
     @classmethod
     def from_hash(cls, raw: Mapping[Any, Any]) -> Self:
         """The record from a hash (see :meth:`decode_hash`)."""
         return cls(**cls.decode_hash(raw))
-
-
 
 
 @dataclass(frozen=True, kw_only=True)
