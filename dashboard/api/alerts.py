@@ -20,10 +20,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from compoundeye import names
 from compoundeye.store import Alert, AlertFilter, InvalidTransitionError, NotFoundError
 from dashboard.audit import record_audit
-from dashboard.clips import ClipError
 from dashboard.deps import OperatorDep, StateDep, client_ip
 from dashboard.state import AppState
 from dashboard.validation import ID_RE_TEXT, STREAM_ID_RE, check_window, safe_child
+from evidence.clips import ClipError
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 

@@ -22,7 +22,8 @@ from typing import IO
 from compoundeye.recordings import gaps as find_gaps
 from compoundeye.site.models import Camera, Site
 from compoundeye.timeutil import to_rfc3339, utcnow
-from dashboard.export.manifest import (
+from evidence.export_models import ExportRefusedError, ExportRequest
+from evidence.manifest import (
     MANIFEST_NAME,
     CameraEntry,
     FileEntry,
@@ -37,8 +38,7 @@ from dashboard.export.manifest import (
     start_ffmpeg_version,
     write_manifest,
 )
-from dashboard.export.models import ExportRefusedError, ExportRequest
-from dashboard.export.segments import (
+from evidence.segments import (
     BadSegment,
     Selection,
     StartPoint,

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from compoundeye.recordings import Segment
-from dashboard.export.segments import select, start_point
+from evidence.segments import select, start_point
 
 log = logging.getLogger(__name__)
 

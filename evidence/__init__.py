@@ -6,11 +6,9 @@ Used by the dashboard's routes and by ``compoundeye export``:
 ``verify_export`` (recompute an export's hashes).
 """
 
-from dashboard.export.audit import AuditLog, ExportRecords, LogAudit, record_search
-from dashboard.export.exporter import ExportCancelledError, Exporter, ExportResult
-from dashboard.export.jobs import ExportManager
-from dashboard.export.manifest import MANIFEST_NAME, Manifest, read_manifest
-from dashboard.export.models import (
+from evidence.audit import AuditLog, ExportRecords, LogAudit, record_search
+from evidence.export_jobs import ExportManager
+from evidence.export_models import (
     ExportLimits,
     ExportNotFoundError,
     ExportRefusedError,
@@ -19,8 +17,10 @@ from dashboard.export.models import (
     ExportStatus,
     export_dir,
 )
-from dashboard.export.search import CameraCoverage, Place, SearchError, Span, search_coverage
-from dashboard.export.verify import FileCheck, FileStatus, VerifyReport, verify_export
+from evidence.exporter import ExportCancelledError, Exporter, ExportResult
+from evidence.manifest import MANIFEST_NAME, Manifest, read_manifest
+from evidence.search import CameraCoverage, Place, SearchError, Span, search_coverage
+from evidence.verify import FileCheck, FileStatus, VerifyReport, verify_export
 
 __all__ = [
     "MANIFEST_NAME",
