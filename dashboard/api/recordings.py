@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import AwareDatetime, ValidationError
 
-from dashboard.api.alerts import serve_clip
+from dashboard.clip_response import serve_clip
 from dashboard.deps import InvestigatorDep, StateDep, client_ip
 from dashboard.validation import ID_RE_TEXT, check_window
 from evidence import Place, SearchError, record_search, search_coverage
