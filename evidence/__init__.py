@@ -1,9 +1,11 @@
-"""Clip search by time and place, and evidence export with a chain of custody.
+"""Evidence: clip search by time and place, the desk's clips, and evidence export with a
+chain of custody. It imports only the kernel (``compoundeye``), never a subsystem.
 
-Used by the dashboard's routes and by ``compoundeye export``:
+Used by the dashboard's routes, by ``compoundeye export`` and by ``bench/``:
 ``search_coverage`` (cameras, coverage and gaps for a place and window),
 ``ExportRequest`` and ``ExportManager`` (bounded background exports with progress),
-``verify_export`` (recompute an export's hashes).
+``verify_export`` (recompute an export's hashes), and ``evidence.clips.ClipCache`` (the
+desk's MP4 clips), which shares its TS join and remux with the export (``evidence.remux``).
 """
 
 from evidence.audit import AuditLog, ExportRecords, LogAudit, record_search
