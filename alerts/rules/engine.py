@@ -40,8 +40,8 @@ class RuleEngine:
         """Event kinds read by door-state rules (evaluated by the door-rules leader only)."""
         self._cooldown = timedelta(seconds=site.alerting.cooldown_seconds)
         self._all = {kind: [r for r in self.rules if kind in r.kinds] for kind in EventKind}
-        self._shared = {kind: [r for r in rules if not r.door_state]
-                        for kind, rules in self._all.items()}
+        self._shared = {kind: [r for r in listed if not r.door_state]
+                        for kind, listed in self._all.items()}
         """The rules of each event kind, all of them and those every process runs."""
 
     # -- events and ticks ----------------------------------------------------------------
