@@ -16,9 +16,9 @@ from compoundeye.site.models import Site
 from compoundeye.store import Store
 from compoundeye.tsdb import MetricsReader
 from dashboard.auth.sessions import SessionSigner, load_or_create_key
-from dashboard.clips import ClipCache
-from dashboard.export import ExportManager
 from dashboard.metrics import DashboardMetrics
+from evidence import ExportManager
+from evidence.clips import ClipCache
 
 
 @dataclass

@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from compoundeye.auth.roles import Role
 from compoundeye.auth.tokens import add_token
 from compoundeye.services import ServiceSet, free_port
-from tests.dashboard.export.conftest import record_segments
+from tests.evidence.conftest import record_segments
 
 STACK_SITE = {
     "name": "browser test compound",
