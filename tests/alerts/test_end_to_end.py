@@ -16,7 +16,7 @@ from compoundeye.store import Store
 from compoundeye.timeutil import to_rfc3339, utcnow
 from tests.alerts.helpers import make_site
 from tests.alerts.processes import process, write_site
-from tests.ingest.doors.helpers import wait_until
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
