@@ -30,6 +30,7 @@ from compoundeye.recordings import segment_path
 from compoundeye.site import Site
 from evidence.export_models import ExportRequest, new_export_id
 from evidence.exporter import Exporter
+from evidence.signing import Keyring
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def measure(quick: bool) -> BenchResult:
         site = Site.model_validate({"cameras": [{
             "id": CAMERA, "main_url": "rtsp://bench/cam",
             "location": {"building": "B1", "lat": 1.3, "lon": 103.8}}]})
-        exporter = Exporter(site, root)
+        exporter = Exporter(site, root, keyring=Keyring(work / "data" / "keys"))
         request = ExportRequest(camera_ids=[CAMERA], start=START,
                                 end=START + timedelta(minutes=minutes), case_id="BENCH",
                                 reason="benchmark", requester="bench")
