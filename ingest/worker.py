@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import redis
@@ -24,6 +25,7 @@ from compoundeye.events import Event, make_event
 from compoundeye.mqtt_url import MqttUrlError
 from compoundeye.settings import Settings
 from compoundeye.site.models import Camera, Site
+from compoundeye.store.holds import HoldReader
 from compoundeye.timeutil import from_epoch, to_rfc3339, utcnow
 from ingest.camera import CameraPipeline
 from ingest.doors.listener import DoorListener
@@ -115,6 +117,8 @@ class EdgeWorker:
         writer: Any = None
         collector: MetricsCollector | None = None
         door_listener: DoorListener | None = None
+        holds = HoldReader(self.settings.effective_database_url,
+                           margin=timedelta(seconds=2 * edge.segment_seconds))
         try:
             self._events_thread = _start_thread("events", publisher.run)
             previous = read_previous_statuses(client, self.camera_ids)
@@ -146,7 +150,10 @@ class EdgeWorker:
                                   self.settings.exports_dir, self.camera_ids,
                                   recordings_days=self.site.retention.recordings_days,
                                   snapshots_days=self.site.retention.snapshots_days,
-                                  min_free_bytes=self.site.retention.min_free_bytes)
+                                  min_free_bytes=self.site.retention.min_free_bytes,
+                                  holds=holds, alarm=publisher.publish,
+                                  worker_id=self.options.worker_id,
+                                  segment_seconds=float(edge.segment_seconds))
             self._retention_thread = _start_thread("retention",
                                                    lambda: self._retention_loop(retention))
             if self.options.doors:
@@ -160,6 +167,7 @@ class EdgeWorker:
             self._supervise(collector)
         finally:
             self._shutdown(publisher, writer, collector, door_listener)
+            holds.close()
             client.close()
 
     def _make_metrics_writer(self) -> PointWriter:

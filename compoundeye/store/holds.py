@@ -168,3 +168,32 @@ class HoldRepo:
         trimmed = [replace(h, camera_ids=tuple(c for c in h.camera_ids if c in keep))
                    for h in {h.id: h for h in holds}.values()]
         return HeldWindows.of(trimmed, margin=margin)
+
+
+class HoldReader:
+    """The active holds of some cameras, read from the store of ``url`` (opened at first
+    use, reopened after a failure): what an edge worker's retention asks each pass."""
+
+    def __init__(self, url: str, *, margin: timedelta = timedelta(seconds=20),
+                 **engine_kwargs: Any) -> None:
+        self.url = url
+        self.margin = margin
+        self._engine_kwargs = engine_kwargs
+        self._store: Any = None
+
+    def __call__(self, camera_ids: builtins.list[str]) -> HeldWindows:
+        from compoundeye.store.store import Store
+
+        if self._store is None:
+            self._store = Store(self.url, **self._engine_kwargs)
+        try:
+            windows: HeldWindows = self._store.holds.held_windows(camera_ids, margin=self.margin)
+        except Exception:
+            self.close()
+            raise
+        return windows
+
+    def close(self) -> None:
+        if self._store is not None:
+            store, self._store = self._store, None
+            store.close()
