@@ -21,8 +21,11 @@ from dashboard.api import (
     audit,
     auth,
     cameras,
+    custody,
     exports,
     health,
+    holds,
+    keys,
     metrics,
     recordings,
     uptime,
@@ -70,8 +73,8 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
         docs_url=None,
         redoc_url=None,
     )
-    for module in (alerts, cameras, uptime, recordings, exports, audit, health, metrics, auth,
-                   site_map):
+    for module in (alerts, cameras, uptime, recordings, exports, holds, custody, keys, audit,
+                   health, metrics, auth, site_map):
         app.include_router(module.router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -223,13 +223,16 @@ class ExportManager:
         download = str(result.download) if result.download else None
         self._update(export_id, state=ExportState.DONE, progress=1.0, phase="done",
                      finished_at=utcnow(), manifest_sha256=result.manifest_sha256,
-                     download=download)
+                     download=download, download_sha256=result.download_sha256)
         if self.records is not None:
             self.records.update(export_id, status="done", progress=100,
                                 manifest_path=str(result.directory / MANIFEST_NAME))
         self.audit.record(request.requester, role, "export.done", export_id, {
             "case_id": request.case_id,
             "manifest_sha256": result.manifest_sha256,
+            "signing_key_id": result.manifest.signing.key_id if result.manifest.signing
+            else None,
+            "download_sha256": result.download_sha256,
             "files": {f.path: f.sha256 for f in result.manifest.files()},
             "gaps": sum(len(c.gaps) for c in result.manifest.cameras),
         }, ip)

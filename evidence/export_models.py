@@ -153,6 +153,7 @@ class ExportStatus(BaseModel):
     directory: str | None = None
     manifest_sha256: str | None = None
     download: str | None = Field(default=None, description="path of the MP4 or the zip")
+    download_sha256: str | None = None
     coverage: list[CameraPlan] = Field(
         default_factory=list, description="per camera, what was recorded in the window and "
                                           "the gaps, as checked when the export was asked for")

@@ -75,6 +75,7 @@ class ExportResult:
     manifest: Manifest
     manifest_sha256: str
     download: Path | None
+    download_sha256: str | None = None
 
 
 def sha256_file(path: Path, chunk: int = CHUNK) -> tuple[int, str, bytes]:
@@ -230,13 +231,16 @@ class Exporter:
         manifest_sha = write_manifest(directory, manifest)
         sign_export(directory, key, manifest_sha)
         download: Path | None = None
+        download_sha: str | None = None
         if len(entries) > 1:
             report(0.95, "zipping")
             download = self._zip(directory, manifest, export_id)
+            download_sha = sha256_file(download, self.chunk)[1]  # recorded with each download
         elif entries and entries[0].working_copy is not None:
             download = directory / entries[0].working_copy.path
+            download_sha = entries[0].working_copy.sha256
         report(1.0, "done")
-        return ExportResult(directory, manifest, manifest_sha, download)
+        return ExportResult(directory, manifest, manifest_sha, download, download_sha)
 
     # -- one camera, in steps ------------------------------------------------------------
 

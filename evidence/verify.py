@@ -328,3 +328,16 @@ def _check_zip(archive: Path, manifest: Manifest, manifest_sha: str,
             check.path = f"{label}:{entry.path}"
             out.append(check)
     return out
+
+
+def verify_details(report: VerifyReport) -> dict[str, object]:
+    """What an ``export.verify`` audit row records: the outcome, the hashes and the key."""
+    signature = report.signature
+    return {
+        "case_id": report.case_id, "ok": report.ok,
+        "manifest_sha256": report.manifest_sha256,
+        "signature": signature.status.value if signature else None,
+        "signing_key_id": signature.key_id if signature else None,
+        "failed": [f"{f.status.value} {f.path}" for f in report.files
+                   if f.status is not FileStatus.OK][:50] + report.errors[:10],
+    }
