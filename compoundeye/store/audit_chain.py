@@ -175,22 +175,16 @@ def _broken(count: int, prev_id: int | None, prev: str, row_id: int, problem: st
                        row_id, problem)
 
 
-def _anchor(text: str) -> tuple[int, str]:
+def parse_anchor(text: str) -> tuple[int, str]:
+    """``ID:SHA256HEX`` as (id, hash); raises ValueError with the reason."""
+    row_id, _, digest = text.partition(":")
     try:
-        row_id, digest = text.split(":", 1)
         if len(digest) != 64:
             raise ValueError
         int(digest, 16)
         return int(row_id), digest.lower()
     except ValueError:
-        raise argparse.ArgumentTypeError(f"anchor must be ID:SHA256HEX, got {text!r}") from None
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``compoundeye audit verify``."""
-    parser.add_argument("--anchor", type=_anchor, default=None, metavar="ID:HASH",
-                        help="a head written down earlier (a custody report prints it)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        raise ValueError(f"anchor must be ID:SHA256HEX, got {text!r}") from None
 
 
 def cli_verify(args: argparse.Namespace) -> int:
@@ -198,9 +192,14 @@ def cli_verify(args: argparse.Namespace) -> int:
     from compoundeye.settings import Settings
     from compoundeye.store.store import Store
 
+    try:
+        anchor = parse_anchor(args.anchor) if args.anchor else None
+    except ValueError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
     store = Store.from_settings(Settings())
     try:
-        report = verify_chain(store.engine, anchor=args.anchor)
+        report = verify_chain(store.engine, anchor=anchor)
     finally:
         store.close()
     if args.json:
