@@ -52,6 +52,8 @@ def build_state(settings: Settings, site: Site) -> AppState:
                                           socket_connect_timeout=5)
     store = Store.from_settings(settings, on_change=AlertChangePublisher(sync_redis))
     tsdb = MetricsReader.from_settings(settings, timeout=10.0)
+    exports = ExportManager.from_settings(site, settings, store=store)
+    exports.keyring.current()  # the site's signing key is made at first start
     return AppState(
         settings=settings,
         site=site,
@@ -59,7 +61,7 @@ def build_state(settings: Settings, site: Site) -> AppState:
         aredis=async_redis,
         store=store,
         tsdb=tsdb,
-        exports=ExportManager.from_settings(site, settings, store=store),
+        exports=exports,
         tokens=TokenRegistry(settings.effective_tokens_file),
         signer=SessionSigner(load_or_create_key(settings.data_dir / "session.key")),
         clips=ClipCache(settings.recordings_dir, settings.data_dir / "cache" / "clips",
