@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080)
     p.set_defaults(handler="dashboard.serve:run")
 
+    p = sub.add_parser("live", help="the live-view engine (one upstream session per camera)")
+    _site_arg(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=None, help="default CE_LIVE_PORT (8555)")
+    p.set_defaults(handler="dashboard.streaming.server:run")
+
     p = sub.add_parser("export", help="evidence export and verification")
     export_sub = p.add_subparsers(dest="export_command", required=True, metavar="ACTION")
     e = export_sub.add_parser("create", help="export clips of cameras over a time window")
