@@ -43,6 +43,7 @@ PROCESSES = (
     ("edge", "ingest.main"),
     ("alerts", "alerts.main"),
     ("dashboard", "dashboard.serve"),
+    ("live", "dashboard.streaming.server"),
 )
 
 
@@ -246,7 +247,10 @@ def _start_processes(
         if port:
             log.warning("port %d is busy: the dashboard takes a free port instead", port)
         port = free_port(args.host)
+    live_port = free_port(args.host)
+    env = {**env, "CE_LIVE_PORT": str(live_port)}  # the dashboard tells pages where it is
     argv = {
+        "live": _cli("live", "--site", site, "--host", args.host, "--port", str(live_port)),
         "edge": _cli("edge", "--site", site, "--doors"),
         "alerts": _cli("alerts", "--site", site),
         "dashboard": _cli("dashboard", "--site", site, "--host", args.host, "--port", str(port)),
@@ -256,7 +260,8 @@ def _start_processes(
             log.warning("%s not started: module %s does not exist yet", name, module)
             stack.missing.append(name)
             continue
-        supervisor.add(ChildSpec(name, argv[name], env=env, cwd=REPO_ROOT))
+        supervisor.add(ChildSpec(name, argv[name], env=env, cwd=REPO_ROOT,
+                                 ready_prefix="READY" if name == "live" else None))
         stack.running.append(name)
     if "dashboard" in stack.running:
         stack.dashboard_url = f"http://{args.host}:{port}/"

@@ -19,6 +19,7 @@ from dashboard.clips import ClipCache
 from dashboard.export import ExportManager
 from dashboard.live import ChangePublisher
 from dashboard.metrics import DashboardMetrics
+from dashboard.playback import PlaybackSessions
 
 
 @dataclass
@@ -35,6 +36,7 @@ class AppState:
     tokens: TokenRegistry
     signer: SessionSigner
     clips: ClipCache
+    playback: PlaybackSessions
     buildings: frozenset[str] = frozenset()
     metrics: DashboardMetrics = field(default_factory=DashboardMetrics)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -64,6 +66,7 @@ def build_state(settings: Settings, site: Site) -> AppState:
         signer=SessionSigner(load_or_create_key(settings.data_dir / "session.key")),
         clips=ClipCache(settings.recordings_dir, settings.data_dir / "cache" / "clips",
                         segment_seconds=float(site.edge.segment_seconds)),
+        playback=PlaybackSessions(sync_redis),
         buildings=frozenset(c.location.building for c in site.cameras)
         | frozenset(d.location.building for d in site.doors),
     )

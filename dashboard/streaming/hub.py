@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -84,10 +85,8 @@ class Hub:
     async def run_reaper(self, stop: asyncio.Event, every: float = 1.0) -> None:
         while not stop.is_set():
             await self.reap()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every)
-            except TimeoutError:
-                pass
 
     async def close_all(self) -> None:
         upstreams = list(self.upstreams.values())

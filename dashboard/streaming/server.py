@@ -138,8 +138,8 @@ class LiveEngine:
             return
         try:
             hello = json.loads(await asyncio.wait_for(ws.recv(), HELLO_TIMEOUT))
-            ticket = checker.check(hello.get("ticket") if isinstance(hello, dict) else None,
-                                   time.time())
+            value = hello.get("ticket") if isinstance(hello, dict) else None
+            ticket = checker.check(value if isinstance(value, str) else "", time.time())
         except (TimeoutError, ConnectionClosed):
             return
         except (TicketError, ValueError) as exc:

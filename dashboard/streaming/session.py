@@ -20,7 +20,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -47,7 +47,7 @@ class Auditor(Protocol):
 
 
 Send = Callable[[bytes | str], Awaitable[None]]
-Close = Callable[[int, str], Awaitable[None]]
+Close = Callable[[int, str], Coroutine[Any, Any, None]]
 
 
 class _Sink:
