@@ -28,10 +28,13 @@ GOP_FRAMES = 15
 
 LAUNCH = (
     "( appsrc name=src is-live=true format=time do-timestamp=true max-buffers=4 "
-    "leaky-type=downstream ! x264enc tune=zerolatency speed-preset=ultrafast bframes=0 "
+    "leaky-type=downstream ! x264enc tune=zerolatency speed-preset=ultrafast bframes=0 threads=1 "
     f"key-int-max={GOP_FRAMES} bitrate=600 ! video/x-h264,profile=constrained-baseline ! "
     "rtph264pay name=pay0 pt=96 config-interval=-1 )"
 )
+# threads=1: one slice per picture. With sliced threads, rtph264pay (config-interval=-1)
+# repeats SPS/PPS before every IDR slice, ffmpeg's parser then cuts the IDR picture into
+# two packets and MSE players decode the halves as two pictures.
 CAPS = f"video/x-raw,format=I420,width={WIDTH},height={HEIGHT},framerate={FPS}/1"
 
 
