@@ -158,10 +158,36 @@ const CELive = (() => {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
   }
 
+  // A tile (video, label, status line) playing one camera stream; { box, handle }.
+  function tile(camera, stream, { expand = true } = {}) {
+    const { el } = CE;
+    const video = el("video", { muted: true, autoplay: true, playsinline: true, "data-camera": camera });
+    video.muted = true;
+    const state = el("div", { class: "state" }, "starting…");
+    const box = el("div", { class: "tile", "data-camera": camera, "data-stream": stream }, video,
+      el("span", { class: "label" }, `${camera} · ${stream}`), state,
+      expand ? el("a", { class: "expand", href: `/live?cameras=${encodeURIComponent(camera)}` }, "single view") : null);
+    const handle = play(video, camera, stream, (text, kind) => {
+      state.textContent = text;
+      state.className = `state ${kind}`;
+      box.dataset.state = kind;
+    });
+    return { box, handle };
+  }
+
+  // Replace what `container` plays live with these cameras (stops the previous ones).
+  const embedded = new WeakMap();
+  function show(container, cameras, stream = "sub") {
+    for (const t of embedded.get(container) || []) t.handle.stop();
+    const tiles = cameras.map((c) => tile(c, stream));
+    embedded.set(container, tiles);
+    container.replaceChildren(...tiles.map((t) => t.box));
+  }
+
   function onConnection(f) { listeners.add(f); return () => listeners.delete(f); }
 
   // Closing the page ends the socket: the engine audits the end of every view.
   window.addEventListener("pagehide", () => { if (ws) ws.close(1000, "page closed"); });
 
-  return { play, onConnection, supported: () => mpegts.isSupported() };
+  return { play, tile, show, onConnection, supported: () => mpegts.isSupported() };
 })();

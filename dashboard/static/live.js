@@ -28,22 +28,7 @@
     return plan.cameras.filter((c) => c.building === $("building").value).map((c) => c.id);
   }
 
-  // A tile: video, label, status line. Used by other pages too (CELiveTile).
-  function tile(camera, stream, { expand = true } = {}) {
-    const video = el("video", { muted: true, autoplay: true, playsinline: true, "data-camera": camera });
-    video.muted = true;
-    const state = el("div", { class: "state" }, "starting…");
-    const box = el("div", { class: "tile", "data-camera": camera, "data-stream": stream }, video,
-      el("span", { class: "label" }, `${camera} · ${stream}`), state,
-      expand ? el("a", { class: "expand", href: `/live?cameras=${encodeURIComponent(camera)}` }, "single view") : null);
-    const handle = CELive.play(video, camera, stream, (text, kind) => {
-      state.textContent = text;
-      state.className = `state ${kind}`;
-      box.dataset.state = kind;
-    });
-    return { box, handle };
-  }
-  window.CELiveTile = tile;
+  const tile = CELive.tile;
 
   function show(ids, layout) {
     for (const p of playing) p.handle.stop();
