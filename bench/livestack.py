@@ -88,6 +88,11 @@ def live_site(sim: RtspSimulator, cameras: int) -> dict[str, Any]:
                                     "lon": 121.3801}}]}
 
 
+def iso_z(moment: datetime) -> str:
+    """RFC 3339 in UTC with ``Z``, safe in a query string (no ``+``)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def wait_until(check: Callable[[], bool], seconds: float, what: str) -> float:
     """Poll ``check`` until true; the seconds it took (RuntimeError after ``seconds``)."""
     started = time.monotonic()

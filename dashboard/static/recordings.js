@@ -140,7 +140,9 @@
     CEPlayer.wire();
     const params = new URLSearchParams(location.search);
     const wanted = (params.get("cameras") || params.get("camera") || "").split(",").filter(Boolean);
-    if (wanted.length) CEPlayer.open(wanted, params.get("at") ? Date.parse(params.get("at")) : Date.now() - 60e3);
+    // a "+" of an offset arrives as a space when the address was not encoded
+    const at = params.get("at") ? Date.parse(params.get("at").replace(" ", "+")) : NaN;
+    if (wanted.length) CEPlayer.open(wanted, Number.isNaN(at) ? Date.now() - 60e3 : at);
     $("all").addEventListener("change", () => { for (const i of document.querySelectorAll("input.pick")) i.checked = $("all").checked; });
     showPlace();
   }

@@ -186,6 +186,7 @@ def _port_of(server: Server) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``compoundeye live --site FILE [--host --port]``."""
+    logging.getLogger("websockets").setLevel(logging.WARNING)  # a line per probe is noise
     site = load_site_or_report(args.site)
     if site is None:
         return 2
