@@ -61,7 +61,7 @@ def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _tree(pid: int | None) -> list[psutil.Process]:
@@ -206,7 +206,8 @@ def _latency(page: Any, seconds: float) -> list[float]:
 SEEK_JS = """async (wall) => {
   const video = document.querySelector('#pb-videos video');
   const t0 = performance.now();
-  const seeked = new Promise((r) => video.addEventListener('seeked', () => r(true), { once: true }));
+  const seeked = new Promise((r) => video.addEventListener('seeked', () => r(true),
+                                                           { once: true }));
   CEPlayer.seek(wall);
   const ok = await Promise.race([seeked, new Promise((r) => setTimeout(() => r(false), 10000))]);
   return ok && video.readyState >= 2 ? performance.now() - t0 : null;

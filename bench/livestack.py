@@ -112,8 +112,11 @@ def _healthy(url: str) -> bool:
 
 @contextmanager
 def live_stack(services: ServiceSet, base: Path, *, cameras: int = 16, linger: float = 6.0,
-               recorded_seconds: int = 60) -> Iterator[LiveStack]:
-    """Start the simulator, the engine and the dashboard; stop them all on exit."""
+               recorded_seconds: int = 60,
+               extra_recordings: dict[str, str] | None = None) -> Iterator[LiveStack]:
+    """Start the simulator, the engine and the dashboard; stop them all on exit.
+    ``extra_recordings`` records more cameras (id -> ffmpeg encoder) like cam1."""
+    extra_recordings = extra_recordings or {}
     data = base / "data"
     logs = base / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -129,6 +132,9 @@ def live_stack(services: ServiceSet, base: Path, *, cameras: int = 16, linger: f
         recorded_from = now - timedelta(seconds=now.second % 10 + 2 * recorded_seconds)
         recorded = write_clock_segments(data / "recordings", RECORDED_CAMERA, recorded_from,
                                         recorded_seconds, base / "work")
+        for camera, codec in extra_recordings.items():
+            write_clock_segments(data / "recordings", camera, recorded_from, recorded_seconds,
+                                 base / "work", codec=codec)
         port, live_port = free_port(), free_port()
         env = {**services.env_vars(), "CE_DATA_DIR": str(data),
                "CE_TOKENS_FILE": str(base / "tokens.json"), "CE_DATABASE_URL": "",

@@ -23,8 +23,9 @@ FPS = 15
 
 def write_clock_segments(root: Path, camera_id: str, start: datetime, seconds: int,
                          workdir: Path, *, segment_seconds: int = 10,
-                         fps: int = FPS) -> list[Path]:
-    """Encode ``seconds`` of clock frames from ``start`` (aware) and file the segments.
+                         fps: int = FPS, codec: str = "libx264") -> list[Path]:
+    """Encode ``seconds`` of clock frames from ``start`` (aware) and file the segments
+    (``codec`` libx264, or libx265 for an H.265 camera).
 
     The GOP is one second, so segments start exactly on ``segment_seconds`` boundaries and
     each segment's name is the time of its first frame.
@@ -33,8 +34,10 @@ def write_clock_segments(root: Path, camera_id: str, start: datetime, seconds: i
     staging.mkdir(parents=True, exist_ok=True)
     cmd = ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p",
            "-s", f"{WIDTH}x{HEIGHT}", "-r", str(fps), "-i", "pipe:0",
-           "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-bf", "0",
+           "-c:v", codec, "-preset", "ultrafast", "-bf", "0",
            "-g", str(fps), "-keyint_min", str(fps), "-sc_threshold", "0",
+           *(["-tune", "zerolatency"] if codec == "libx264"
+             else ["-x265-params", "log-level=error"]),
            "-pix_fmt", "yuv420p", "-f", "segment", "-segment_time", str(segment_seconds),
            "-segment_format", "mpegts", "-reset_timestamps", "1", str(staging / "%05d.ts")]
     process = subprocess.Popen(cmd, stdin=subprocess.PIPE)

@@ -165,8 +165,13 @@ const CEPlayer = (() => {
     for (const p of players) p.video.pause();
     const lead = players.find((p) => p.ready);
     if (!lead) return;
-    lead.video.currentTime = Math.max(0, lead.video.currentTime + frames / lead.fps);
-    const wall = toWall(lead, lead.video.currentTime);
+    // to the middle of the next (or previous) frame, never onto a frame boundary
+    const t = lead.video.currentTime;
+    const frag = lead.frags.find((f) => t < f.start + f.duration) || lead.frags[lead.frags.length - 1];
+    if (!frag) return;
+    const index = Math.floor((t - frag.start) * lead.fps + 1e-3);
+    const target = Math.max(0, frag.start + (index + frames + 0.5) / lead.fps);
+    const wall = toWall(lead, target);
     if (wall !== null) seek(wall);
   }
 
