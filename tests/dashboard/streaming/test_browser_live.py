@@ -3,6 +3,7 @@ RTSP simulator, ``compoundeye live``, ``compoundeye dashboard`` (tests/fixtures/
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from bench.livestack import READ_CLOCK, LiveStack, iso_z
 from compoundeye.recordings import list_segments
 from sample_streams.clock_stream import HEIGHT, WIDTH, read_clock
 
+log = logging.getLogger(__name__)
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
@@ -142,8 +144,8 @@ def test_glass_to_glass_latency_is_measured_under_1_5_s(
     assert len(samples) >= 20
     samples.sort()
     p50 = samples[len(samples) // 2]
-    print(f"glass-to-glass latency over {len(samples)} frames: p50 {p50:.0f} ms, "
-          f"max {samples[-1]:.0f} ms")
+    log.info("glass-to-glass latency over %d frames: p50 %.0f ms, max %.0f ms", len(samples),
+             p50, samples[-1])
     assert 0 < p50 <= 1500
 
 
@@ -185,7 +187,7 @@ def test_recordings_at_shows_that_frame_and_a_seek_shows_a_frame_within_1_s(
         CEPlayer.seek(wall);
         await done;
         return performance.now() - t0; }""", target.timestamp() * 1000)
-    print(f"seek to first frame: {took:.0f} ms")
+    log.info("seek to first frame: %.0f ms", took)
     assert took <= 1000
     shown = page.evaluate(f"() => ({READ_SHOWN})(document.querySelector('#pb-videos video'))")
     assert shown is not None and _diff_ms(shown, int(target.timestamp() * 1000)) <= FRAME_MS + 1
