@@ -86,11 +86,16 @@ def _timeline(state: AppState, camera: str, start: datetime, end: datetime) -> d
         out["motion"] = _motion(state, camera, start, end)
     except MetricsQueryError as exc:
         out["warnings"].append(f"motion markers unavailable: {exc}")
-    alerts = state.store.alerts.list(AlertFilter(camera=camera, since=start, until=end,
-                                                 limit=500))
-    out["alerts"] = [{"id": a.id, "at": (a.last_event_at or a.created_at).isoformat(),
-                      "title": a.title, "priority": a.priority, "rule": a.rule}
-                     for a in alerts]
+    # The store filters on when an alert was opened; the mark goes where its event was
+    # (a controller replaying its buffer opens alerts late: an hour of slack each side).
+    slack = timedelta(hours=1)
+    alerts = state.store.alerts.list(AlertFilter(camera=camera, since=start - slack,
+                                                 until=end + slack, limit=500))
+    for a in alerts:
+        at = a.last_event_at or a.created_at
+        if start <= at < end:
+            out["alerts"].append({"id": a.id, "at": at.isoformat(), "title": a.title,
+                                  "priority": a.priority, "rule": a.rule})
     return out
 
 
@@ -130,8 +135,9 @@ def _media(state: AppState, camera: str, start: datetime, end: datetime,
                            "width": info.width, "height": info.height, "fps": info.fps,
                            "playable": info.playable}
     if not info.playable:
-        out["reason"] = (f"recorded as {info.codec.upper()}: this browser (Chromium) cannot "
-                         "decode it. Export the window and play the file in a desktop player.")
+        name = {"hevc": "H.265 (HEVC)"}.get(info.codec, info.codec.upper())
+        out["reason"] = (f"recorded as {name}: this browser (Chromium) cannot decode it. "
+                         "Download the window and play it in a desktop player.")
     return out
 
 

@@ -251,7 +251,7 @@ def test_h265_recording_says_so_and_offers_the_download(
     page = signed_in("investigator", f"/recordings?camera=cam3&at={iso_z(at)}")
     state = page.locator("#pb-videos .tile[data-camera=cam3] .state")
     state.wait_for(timeout=15_000)
-    _until(lambda: "H265" in state.inner_text() or "HEVC" in state.inner_text(), 15)
+    _until(lambda: "H.265" in state.inner_text(), 15)
     assert "cannot" in state.inner_text()
     link = page.locator("#pb-videos .tile[data-camera=cam3] a.download")
     assert "/api/recordings/clip?camera=cam3" in (link.get_attribute("href") or "")
