@@ -55,6 +55,7 @@ class Stack:
     site_file: Path
     rtsp_base: str = ""
     dashboard_url: str = ""
+    live_url: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
     running: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -68,6 +69,7 @@ class Stack:
             "site_file": str(self.site_file),
             "tokens": self.tokens,
             "rtsp_base": self.rtsp_base,
+            "live_url": self.live_url,
             "processes": self.running,
         }
 
@@ -159,6 +161,8 @@ def _summary(stack: Stack, args: argparse.Namespace, stack_file: Path) -> str:
         lines.append(f"  missing    {', '.join(stack.missing)} (handler module not there yet)")
     if stack.dashboard_url:
         lines.append(f"  dashboard  {stack.dashboard_url}")
+    if stack.live_url:
+        lines.append(f"  live       {stack.live_url} (live-view engine)")
     for role, token in stack.tokens.items():
         lines.append(f"  token      {role:<13} {token}")
     lines += [f"  stack      {stack_file}", "ready: press Ctrl-C to stop everything"]
@@ -263,6 +267,8 @@ def _start_processes(
         supervisor.add(ChildSpec(name, argv[name], env=env, cwd=REPO_ROOT,
                                  ready_prefix="READY" if name == "live" else None))
         stack.running.append(name)
+        if name == "live":
+            stack.live_url = f"ws://{args.host}:{live_port}/ws"
     if "dashboard" in stack.running:
         stack.dashboard_url = f"http://{args.host}:{port}/"
         stack.tokens = _make_tokens(tokens_file)
