@@ -108,7 +108,7 @@ def test_sixteen_tile_wall_plays_all_sixteen_on_one_session_each(
     cameras = [f"cam{i}" for i in range(1, 17)]
     page = signed_in("ops", f"/live?cameras={','.join(cameras)}&layout=16")
     videos = page.locator(".wall video")
-    assert videos.count() == 16
+    _until(lambda: videos.count() == 16, 15)  # the page builds its tiles after /api/map
     _until(lambda: page.evaluate(
         "() => [...document.querySelectorAll('.wall video')].every("
         "v => v.currentTime > 0.5 && v.videoWidth === 640)"), 60)
