@@ -159,7 +159,7 @@
         + (h.note ? ` · “${h.note}”` : "")))),
     );
     setClip();
-    if (window.CELive) CELive.show($("alert-live"), (a.cameras || []).slice(0, 4));  // live beside the clip
+    if (typeof CELive !== "undefined") CELive.show($("alert-live"), (a.cameras || []).slice(0, 4));  // live beside the clip
   }
 
   // ---- live stream: EventSource resends Last-Event-ID itself when it reconnects ----

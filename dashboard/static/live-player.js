@@ -175,12 +175,18 @@ const CELive = (() => {
     return { box, handle };
   }
 
-  // Replace what `container` plays live with these cameras (stops the previous ones).
-  const embedded = new WeakMap();
+  // Replace what `container` plays live with these cameras. Tiles shown this way that
+  // are no longer on the page (a detail pane redrawn) are stopped too, so nothing plays
+  // unseen and the engine can close their upstreams.
+  let embedded = [];
   function show(container, cameras, stream = "sub") {
-    for (const t of embedded.get(container) || []) t.handle.stop();
-    const tiles = cameras.map((c) => tile(c, stream));
-    embedded.set(container, tiles);
+    const keep = [];
+    for (const t of embedded) {
+      if (t.container === container || !t.box.isConnected) t.handle.stop();
+      else keep.push(t);
+    }
+    const tiles = cameras.map((c) => ({ ...tile(c, stream), container }));
+    embedded = keep.concat(tiles);
     container.replaceChildren(...tiles.map((t) => t.box));
   }
 

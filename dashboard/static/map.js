@@ -45,7 +45,7 @@
       el("p", {}, ...links.flatMap((l, i) => (i ? [" · ", l] : [l]))), live);
     // the camera live on click, for the roles that watch live
     if (kind === "camera" && ["ops", "operator", "admin"].includes(me.role)) CELive.show(live, [item.id]);
-    else if (window.CELive) CELive.show(live, []);
+    else CELive.show(live, []);
   }
 
   async function start() {

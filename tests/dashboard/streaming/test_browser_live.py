@@ -17,6 +17,7 @@ import pytest
 
 from bench.livestack import READ_CLOCK, LiveStack, iso_z
 from compoundeye.recordings import list_segments
+from compoundeye.store import NewAlert, Store
 from sample_streams.clock_stream import HEIGHT, WIDTH, read_clock
 
 log = logging.getLogger(__name__)
@@ -255,6 +256,38 @@ def test_h265_recording_says_so_and_offers_the_download(
     assert "cannot" in state.inner_text()
     link = page.locator("#pb-videos .tile[data-camera=cam3] a.download")
     assert "/api/recordings/clip?camera=cam3" in (link.get_attribute("href") or "")
+
+
+def test_desk_alert_plays_its_cameras_live_and_the_map_opens_a_camera(
+        live: LiveStack, signed_in: SignedIn) -> None:
+    store = Store(f"sqlite:///{live.data_dir / 'compoundeye.db'}")  # the dashboard's store
+    try:
+        now = datetime.now(UTC)
+        store.alerts.create(NewAlert(
+            rule="door_forced", priority=1, source_type="door", source_id="door-A",
+            title="door forced at the gate", dedupe_key=f"live-test-{now.timestamp()}",
+            event_at=now, building="B1", cameras=["cam1", "cam2"],
+            clip_start=now - timedelta(seconds=10), clip_end=now), actor="alerts")
+    finally:
+        store.close()
+    page = signed_in("operator", "/")
+    page.locator(".alert-item", has_text="door-A").first.click()
+    tiles = page.locator("#alert-live .tile")
+    _until(lambda: tiles.count() == 2, 15)
+    _until(lambda: page.locator("#alert-live .tile[data-state=live]").count() == 2, 30)
+    assert _playing(page.locator("#alert-live video[data-camera=cam2]"))
+    page.screenshot(path=str(SCREENSHOTS / "desk-alert-live.png"))
+
+    ops = signed_in("ops", "/map")
+    ops.wait_for_selector("svg#plan circle[data-camera='cam5']", timeout=15_000)
+    ops.click("svg#plan circle[data-camera='cam5']")
+    video = ops.locator("#map-live video[data-camera=cam5]")
+    video.wait_for(timeout=10_000)
+    _until(lambda: video.evaluate("v => v.currentTime > 0 && v.videoWidth > 0"), 20)
+    cameras = signed_in("ops", "/cameras")
+    link = cameras.locator("#cams tr[data-id='cam5'] a.live-link")
+    link.wait_for(timeout=15_000)
+    assert link.get_attribute("href") == "/live?cameras=cam5"
 
 
 def test_pages_refuse_the_wrong_role(live: LiveStack, signed_in: SignedIn) -> None:
