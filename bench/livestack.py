@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import yaml
 
+from compoundeye.auth.roles import Role
+from compoundeye.auth.tokens import add_token
 from compoundeye.services import ServiceSet, free_port
 from compoundeye.supervisor import ChildSpec, Supervisor
-from dashboard.auth.roles import Role
-from dashboard.auth.tokens import add_token
 from sample_streams.numbered import write_clock_segments
 from sample_streams.simulator import RtspSimulator
 

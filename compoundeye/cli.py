@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from compoundeye import __version__
+from compoundeye.auth.roles import Role
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -114,8 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     token_sub = p.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     t = token_sub.add_parser("add", help="create a token; printed once, only its hash is kept")
     t.add_argument("name")
-    t.add_argument("--role", required=True, choices=["operator", "investigator", "ops", "admin"])
-    t.set_defaults(handler="dashboard.auth.tokens:cli_add")
+    t.add_argument("--role", required=True, choices=[role.value for role in Role])
+    t.set_defaults(handler="compoundeye.auth.tokens:cli_add")
 
     p = sub.add_parser("bench", help="run a benchmark against its baseline")
     p.add_argument("name", help="decode, motion, bus, export, search, ops, live")

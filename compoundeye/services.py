@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
-from urllib.parse import urlsplit
 
 import httpx
 import redis
+
+from compoundeye.mqtt_url import parse_mqtt_url
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +119,6 @@ def tsdb_answers(url: str, timeout: float = 1.0) -> bool:
 def tsdb_force_flush(url: str, timeout: float = 5.0) -> None:
     """Make every point VictoriaMetrics has received searchable now (tests, demo)."""
     httpx.get(url.rstrip("/") + "/internal/force_flush", timeout=timeout).raise_for_status()
-
-
-def mqtt_host_port(url: str) -> tuple[str, int]:
-    """Host and port of an ``mqtt://host:port`` URL (1883 when absent)."""
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 1883
 
 
 @dataclass
@@ -368,11 +363,11 @@ class ServiceSet:
 
     @property
     def mqtt_host(self) -> str:
-        return mqtt_host_port(self.mqtt_url)[0]
+        return parse_mqtt_url(self.mqtt_url).host
 
     @property
     def mqtt_port(self) -> int:
-        return mqtt_host_port(self.mqtt_url)[1]
+        return parse_mqtt_url(self.mqtt_url).port
 
     def is_private(self, name: ServiceName) -> bool:
         """Whether this set started (and so controls) the service."""

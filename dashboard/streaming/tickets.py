@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from dashboard.auth.roles import Role
+from compoundeye.auth.roles import Role
 from dashboard.auth.sessions import load_or_create_key
 
 TICKET_SECONDS = 30

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from compoundeye import names
-from compoundeye.bus import BufferedPublisher, EventSink, connect, dead_letter, seen_key
+from compoundeye.bus import BufferedPublisher, EventSink, connect, dead_letter
 from compoundeye.events import Event, EventKind, make_event
 from compoundeye.services import free_port, redis_answers, terminate_group
 
@@ -86,7 +86,7 @@ def test_sink_adds_each_event_once(redis_client: redis.Redis) -> None:
     assert sink.add(event(2)) is not None
     assert [e.id for e in stream_events(redis_client)] == [event(1).id, event(2).id]
     assert stream_events(redis_client)[0] == event(1)
-    ttl = redis_client.ttl(seen_key(event(1).id))
+    ttl = redis_client.ttl(names.seen_key(event(1).id))
     assert 0 < ttl <= 24 * 3600
 
 

@@ -149,10 +149,11 @@ def test_missing_program_is_logged_not_raised(caplog: pytest.LogCaptureFixture) 
 RUNNER = textwrap.dedent(
     """
     import sys
+    from compoundeye.process import run_until_signalled
     from compoundeye.supervisor import ChildSpec, Supervisor
     family, out = sys.argv[1], sys.argv[2]
-    Supervisor([ChildSpec("family", [sys.executable, "-c", family, out, "0"])],
-               stop_timeout=2).run(handle_signals=True)
+    run_until_signalled(Supervisor([ChildSpec("family", [sys.executable, "-c", family, out, "0"])],
+                                   stop_timeout=2))
     print("supervisor done", flush=True)
     """
 )

@@ -21,9 +21,9 @@ import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
+from compoundeye.auth.roles import Role
+from compoundeye.auth.tokens import add_token
 from compoundeye.services import ServiceSet, free_port
-from dashboard.auth.roles import Role
-from dashboard.auth.tokens import add_token
 from tests.evidence.conftest import record_segments
 
 STACK_SITE = {

@@ -28,6 +28,7 @@ import redis
 from compoundeye import names
 from compoundeye.events import Event, EventKind
 from compoundeye.recordings import gaps, list_segments
+from compoundeye.redis_text import text_map
 from compoundeye.services import ServiceSet, tsdb_force_flush
 from sample_streams.simulator import RtspSimulator
 
@@ -107,15 +108,11 @@ def edge(sim: RtspSimulator, services: ServiceSet, tmp_path_factory: pytest.Temp
                 child.kill()
 
 
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def statuses(client: redis.Redis, cams: list[str]) -> dict[str, dict[str, str]]:
     out = {}
     for cam in cams:
         raw: dict[object, object] = client.hgetall(names.camera_status_key(cam))  # type: ignore[assignment]
-        out[cam] = {_text(k): _text(v) for k, v in raw.items()}
+        out[cam] = text_map(raw)
     return out
 
 

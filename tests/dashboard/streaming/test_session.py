@@ -12,9 +12,9 @@ from typing import Any
 import psutil
 import pytest
 
+from compoundeye.auth.roles import Role
 from compoundeye.site.models import Site
 from compoundeye.store import Store
-from dashboard.auth.roles import Role
 from dashboard.streaming.hub import Hub
 from dashboard.streaming.session import SLOW_CLOSE_CODE, LiveSession
 from dashboard.streaming.tickets import Ticket

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.auth.roles import Role
+from compoundeye.auth.roles import Role
 from dashboard.streaming.tickets import (
     TICKET_SECONDS,
     TicketChecker,

@@ -11,7 +11,7 @@ from typing import Any
 from paho.mqtt import client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from compoundeye.services import mqtt_host_port
+from compoundeye.mqtt_url import parse_mqtt_url
 from compoundeye.settings import Settings
 from compoundeye.site.models import Door, DoorRules, Location, Mqtt, Site
 from ingest.doors.listener import DoorListener
@@ -49,9 +49,9 @@ def running(site: Site, settings: Settings, **kwargs: Any) -> Iterator[DoorListe
 
 @contextmanager
 def publisher(mqtt_url: str) -> Iterator[mqtt.Client]:
-    host, port = mqtt_host_port(mqtt_url)
+    broker = parse_mqtt_url(mqtt_url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
-    client.connect(host, port)
+    client.connect(broker.host, broker.port)
     client.loop_start()
     try:
         yield client
