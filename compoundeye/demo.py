@@ -79,12 +79,12 @@ def _rtsp_child(cameras: int, port: int) -> ChildSpec | None:
         return None
     if not (REPO_ROOT / "sample_streams" / "rtsp_sim.py").exists() or not SYSTEM_PYTHON.exists():
         log.warning("RTSP simulator not available (sample_streams/rtsp_sim.py or %s missing): "
-                    "cameras will show as offline", SYSTEM_PYTHON)  # fmt: skip
+                    "cameras will show as offline", SYSTEM_PYTHON)
         return None
     argv = [str(SYSTEM_PYTHON), "-m", "sample_streams.rtsp_sim", "--host", "127.0.0.1",
-            "--port", str(port), "--cameras", str(cameras)]  # fmt: skip
+            "--port", str(port), "--cameras", str(cameras)]
     return ChildSpec("rtsp", argv, env={"PYTHONPATH": str(REPO_ROOT)}, cwd=REPO_ROOT,
-                     ready_prefix="READY")  # fmt: skip
+                     ready_prefix="READY")
 
 
 def _door_child(services: ServiceSet, doors: int, prefix: str = "doors") -> ChildSpec | None:
@@ -94,7 +94,7 @@ def _door_child(services: ServiceSet, doors: int, prefix: str = "doors") -> Chil
     esp = [d for i, d in enumerate(ids) if i % ESP_RFID_EVERY == ESP_RFID_EVERY - 1]
     argv = [sys.executable, "-m", "sample_streams.doorsim", "--mqtt-url", services.mqtt_url,
             "--doors", ",".join(ids), "--prefix", prefix, "--rate", "0.05", "--forced", "0.05",
-            "--held-open", "15", "--heartbeat", "20"]  # fmt: skip
+            "--held-open", "15", "--heartbeat", "20"]
     if esp:
         argv += ["--esp-rfid", ",".join(esp)]
     return ChildSpec("doorsim", argv, cwd=REPO_ROOT)
@@ -145,7 +145,7 @@ class DemoOptions:
 def _summary(stack: Stack, options: DemoOptions, stack_file: Path) -> str:
     svc = stack.services
     origin = {n: "private" if svc.is_private(n) else "from environment"
-              for n in ("redis", "mqtt", "tsdb")}  # fmt: skip
+              for n in ("redis", "mqtt", "tsdb")}
     lines = [
         "compoundeye demo",
         f"  redis      {svc.redis_url} ({origin['redis']})",
@@ -240,10 +240,10 @@ class Demo:
             ready = self._supervisor.wait_ready("rtsp", RTSP_READY_TIMEOUT, max_failures=3)
             if ready is None and not self._stop.is_set():
                 log.warning("the RTSP simulator is not ready (see its log above); "
-                            "cameras will show as offline until it is")  # fmt: skip
+                            "cameras will show as offline until it is")
             stack.rtsp_base = f"rtsp://127.0.0.1:{rtsp_port}"
         write_demo_site(stack.site_file, stack.rtsp_base or "rtsp://127.0.0.1:8554",
-                        options.cameras, options.doors)  # fmt: skip
+                        options.cameras, options.doors)
         stack.running = [c.spec.name for c in self._supervisor.children()]
 
     def _start_processes(self, stack: Stack, env: dict[str, str], tokens_file: Path) -> None:

@@ -73,7 +73,7 @@ def _store_probe(url: str) -> Callable[[], tuple[bool, str]]:
                     return True, "SQLite file not created yet; it can be"
                 return False, f"SQLite file cannot be created: {ancestor} is not writable"
         connect_args = {"connect_timeout": int(TIMEOUT)} if parsed.get_backend_name() in (
-            "postgresql", "mysql") else {}  # fmt: skip
+            "postgresql", "mysql") else {}
         engine = create_engine(url, connect_args=connect_args)
         try:
             with engine.connect() as conn:
@@ -101,7 +101,7 @@ def check_all(settings: Settings) -> list[CheckResult]:
         _timed("tsdb", settings.tsdb_url, _answers(
             lambda: tsdb_answers(settings.tsdb_url, TIMEOUT), "/health OK", "no /health")),
         _timed("store", store_url, _store_probe(store_url)),
-    ]  # fmt: skip
+    ]
 
 
 def format_results(results: list[CheckResult]) -> str:

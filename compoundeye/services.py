@@ -212,7 +212,7 @@ def _redis_command(svc: ManagedService) -> list[str]:
         "--daemonize", "no",
         "--protected-mode", "no",
         "--loglevel", "warning",
-    ]  # fmt: skip
+    ]
 
 
 def _mosquitto_command(svc: ManagedService) -> list[str]:
@@ -259,16 +259,16 @@ def _make_service(name: ServiceName, root: Path) -> ManagedService:
         return ManagedService(
             name, port, workdir, _redis_command,
             lambda s: redis_answers(s.url), f"redis://127.0.0.1:{port}/0",
-        )  # fmt: skip
+        )
     if name == "mqtt":
         return ManagedService(
             name, port, workdir, _mosquitto_command,
             lambda s: mqtt_answers("127.0.0.1", s.port), f"mqtt://127.0.0.1:{port}",
-        )  # fmt: skip
+        )
     return ManagedService(
         name, port, workdir, _vm_command,
         lambda s: tsdb_answers(s.url), f"http://127.0.0.1:{port}",
-    )  # fmt: skip
+    )
 
 
 @dataclass

@@ -22,7 +22,7 @@ from compoundeye.events import Event, EventKind
 from compoundeye.store import Store
 from tests.alerts.helpers import ev, make_site, now_ms
 from tests.alerts.processes import group_done, process, start, stop, write_site
-from tests.ingest.doors.helpers import wait_until
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

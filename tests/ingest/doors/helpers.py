@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,17 +25,6 @@ def make_site(heartbeat_timeout: float = 600.0, client_id: str | None = None) ->
         mqtt=Mqtt(client_id=client_id or f"t-{uuid.uuid4().hex[:10]}"),
         door_rules=DoorRules(heartbeat_timeout_seconds=heartbeat_timeout),
     )
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 10.0, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(step)
 
 
 @contextmanager
