@@ -77,17 +77,14 @@ def _add_services(sub: Subparsers) -> None:
     p.add_argument("--port", type=int, default=8080)
     p.set_defaults(handler="dashboard.serve:run")
 
-<<<<<<< HEAD
     p = sub.add_parser("live", help="the live-view engine (one upstream session per camera)")
     _site_arg(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=None, help="default CE_LIVE_PORT (8555)")
     p.set_defaults(handler="dashboard.streaming.server:run")
 
-=======
 
 def _add_export(sub: Subparsers) -> None:
->>>>>>> main
     p = sub.add_parser("export", help="evidence export and verification")
     export_sub = p.add_subparsers(dest="export_command", required=True, metavar="ACTION")
     e = export_sub.add_parser("create", help="export clips of cameras over a time window")
