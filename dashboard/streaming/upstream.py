@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from compoundeye.redact import redact_text
 from dashboard.streaming.ts import Aligner, TsState, scan
 
 log = logging.getLogger(__name__)
@@ -27,13 +27,6 @@ READ_SIZE = 64 * 1024
 GOP_LIMIT_BYTES = 4 * 1024 * 1024
 """A GOP larger than this (a smart codec's 10 s GOP at 8 Mbit/s) is not cached: new viewers
 then wait for the next keyframe instead."""
-_CREDENTIALS = re.compile(r"//[^/@\s]*@")
-
-
-def redact(text: str) -> str:
-    """Remove credentials from any URL in ``text`` (ffmpeg prints the input URL)."""
-    return _CREDENTIALS.sub("//***@", text)
-
 
 def ffmpeg_command(url: str, ffmpeg: str = "ffmpeg", timeout_s: float = 10.0) -> list[str]:
     """Stream copy of the video of ``url`` into MPEG-TS on stdout, flushed per packet."""
@@ -184,7 +177,8 @@ class Upstream:
             line = await stderr.readline()
             if not line:
                 return
-            text = redact(line.decode("utf-8", "replace").strip())
+            # ffmpeg prints the input URL, with the camera's credentials in it
+            text = redact_text(line.decode("utf-8", "replace").strip())
             if text:
                 self.stats.last_error = text[:300]
                 log.debug("live %s/%s ffmpeg: %s", self.camera, self.stream, text)

@@ -198,3 +198,33 @@ def test_no_audit_row_no_video(tmp_path: Path) -> None:
     peer, hub = asyncio.run(scenario())
     assert not hub.upstreams
     assert any("audit trail unavailable" in e.get("reason", "") for e in peer.events)
+
+
+def test_a_camera_that_refuses_says_why_without_its_password() -> None:
+    site = Site.model_validate({"name": "t", "cameras": [
+        {"id": "cam1", "main_url": "rtsp://admin:s3cret-pw@127.0.0.1:1/Streaming/Channels/101",
+         "location": {"building": "B1", "lat": 31.1, "lon": 121.4}}]})
+
+    class Sink:
+        def __init__(self) -> None:
+            self.events: list[dict[str, object]] = []
+
+        def deliver(self, data: bytes) -> None:
+            raise AssertionError("no bytes from a camera that refuses")
+
+        def notify(self, event: dict[str, object]) -> None:
+            self.events.append(event)
+
+    async def scenario() -> tuple[Sink, str]:
+        hub = Hub(site)
+        sink = Sink()
+        upstream = hub.subscribe("cam1", "main", sink)
+        await _until(lambda: sink.events, 20)
+        reason = upstream.stats.last_error
+        await hub.close_all()
+        return sink, reason
+
+    sink, reason = asyncio.run(scenario())
+    assert sink.events[0]["event"] == "stalled"
+    assert "s3cret-pw" not in str(sink.events) and "s3cret-pw" not in reason
+    assert reason  # ffmpeg's own words (connection refused), redacted
