@@ -297,6 +297,11 @@ def _measure(quick: bool) -> BenchResult:
                                else stack.sim.clock_url(c) for c in cameras] * walls)
         try:
             wait_until(lambda: relay.bytes > 0, 30, "the relays reading")
+            try:  # every relay holds its own session before the measurement starts
+                wait_until(lambda: _streams_watched(stack, cameras) >= viewers, 90,
+                           "every relay connected")
+            except RuntimeError:
+                log.warning("live: not every relay connected; measuring those that did")
             time.sleep(3)
             baseline_sessions = _streams_watched(stack, cameras)
             rprocs = [psutil.Process(p.pid) for p in relay.processes]
