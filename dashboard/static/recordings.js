@@ -133,6 +133,16 @@
     $("kind").addEventListener("change", showPlace);
     $("search").addEventListener("submit", search);
     $("export").addEventListener("submit", exportSelected);
+    $("do-play").addEventListener("click", () => {
+      const ids = [...document.querySelectorAll("input.pick:checked")].map((i) => i.value);
+      if (ids.length) CEPlayer.open(ids.slice(0, 4), new Date(found.start).getTime());
+    });
+    CEPlayer.wire();
+    const params = new URLSearchParams(location.search);
+    const wanted = (params.get("cameras") || params.get("camera") || "").split(",").filter(Boolean);
+    // a "+" of an offset arrives as a space when the address was not encoded
+    const at = params.get("at") ? Date.parse(params.get("at").replace(" ", "+")) : NaN;
+    if (wanted.length) CEPlayer.open(wanted, Number.isNaN(at) ? Date.now() - 60e3 : at);
     $("all").addEventListener("change", () => { for (const i of document.querySelectorAll("input.pick")) i.checked = $("all").checked; });
     showPlace();
   }
