@@ -123,10 +123,11 @@
   }
 
   async function start() {
-    await nav();
+    // Defaults first, before anything is awaited: never overwrite what someone typed.
     const now = new Date();
-    $("end").value = toLocalInput(now);
-    $("start").value = toLocalInput(new Date(now.getTime() - 15 * 60 * 1000));
+    if (!$("end").value) $("end").value = toLocalInput(now);
+    if (!$("start").value) $("start").value = toLocalInput(new Date(now.getTime() - 15 * 60 * 1000));
+    await nav();
     const plan = await json("/api/map");
     for (const b of plan.buildings) $("building").append(el("option", { value: b.name }, b.name));
     for (const d of plan.doors) $("door").append(el("option", { value: d.id }, `${d.id} (${d.building})`));
@@ -145,6 +146,7 @@
     if (wanted.length) CEPlayer.open(wanted, Number.isNaN(at) ? Date.now() - 60e3 : at);
     $("all").addEventListener("change", () => { for (const i of document.querySelectorAll("input.pick")) i.checked = $("all").checked; });
     showPlace();
+    document.body.dataset.ready = "1";
   }
   start();
 })();

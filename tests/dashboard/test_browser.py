@@ -129,6 +129,7 @@ def test_forced_door_reaches_the_desk_and_the_ack_is_audited(browser: Any,
 def test_investigator_exports_and_downloads_a_clip(browser: Any, stack: Stack,
                                                    tmp_path: Path) -> None:
     page = _signed_in(browser, stack, "investigator", "/recordings")
+    page.wait_for_selector("body[data-ready='1']", timeout=15_000)  # the page's own set-up
     start = stack.recorded_from + timedelta(seconds=20)
     end = start + timedelta(seconds=30)
     # The browser runs in UTC (timezone_id), so local input values are UTC wall times.
