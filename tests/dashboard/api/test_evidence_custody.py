@@ -107,15 +107,17 @@ def test_custody_report_lists_every_view_with_hashes(client: TestClient, store: 
                                                      recorded: Path) -> None:
     inv, admin = bearer(tokens["investigator"]), bearer(tokens["admin"])
     case = "HK-2026-0412"
-    # Before the export: a search that found cam-A1, a clip view, a playback session (as
-    # the playback routes of issue 12 audit it) and an unrelated search elsewhere.
+    # Before the export: a search that found cam-A1, a clip view, a playback session
+    # opened and closed through the playback routes, and an unrelated search elsewhere.
     assert client.get("/api/recordings/search", headers=inv, params={
         "start": _iso(0), "end": _iso(60), "building": "BA"}).status_code == 200
     assert client.get("/api/recordings/clip", headers=inv, params={
         "camera": "cam-A1", "start": _iso(5), "end": _iso(15)}).status_code == 200
-    store.audit.record("investigator-1", "investigator", "playback.start", "cam-A1",
-                       {"session": "s1", "cameras": ["cam-A1"], "window_start": _iso(0),
-                        "window_end": _iso(30)}, "10.1.1.1")
+    session = client.post("/api/playback/sessions", headers=inv, json={
+        "cameras": ["cam-A1"], "start": _iso(0), "end": _iso(30), "at": _iso(5)})
+    assert session.status_code == 201, session.text
+    assert client.post(f"/api/playback/sessions/{session.json()['id']}/close",
+                       headers=inv).status_code == 200
     client.get("/api/recordings/search", headers=inv, params={
         "start": _iso(3600), "end": _iso(7200), "building": "BA"})
     started = client.post("/api/exports", headers=inv, json={
@@ -138,15 +140,16 @@ def test_custody_report_lists_every_view_with_hashes(client: TestClient, store: 
     assert report.status_code == 200, report.text
     body = report.json()
     kinds = [e["kind"] for e in body["events"]]
-    assert kinds == ["search", "clip view", "playback", "export", "export", "download",
-                     "verify", "legal hold"], kinds
+    assert kinds == ["search", "clip view", "playback", "playback", "export", "export",
+                     "download", "verify", "legal hold"], kinds
     by_action = {e["action"]: e for e in body["events"]}
     manifest_sha = status["manifest_sha256"]
     assert by_action["export.done"]["hashes"]["manifest_sha256"] == manifest_sha
     assert by_action["export.download"]["hashes"]["sha256"] == status["download_sha256"]
     assert len(by_action["recordings.clip"]["hashes"]["clip_sha256"]) == 64
     assert by_action["export.verify"]["hashes"]["manifest_sha256"] == manifest_sha
-    assert by_action["playback.start"]["ip"] == "10.1.1.1"
+    assert by_action["playback.start"]["ip"] == "127.0.0.1"
+    assert by_action["playback.end"]["cameras"] == ["cam-A1"]
     assert all(e["actor"] and e["at"] and e["row_hash"] for e in body["events"])
     assert "in the case's window" in by_action["recordings.search"]["why"]
     assert body["exports"][0]["manifest_sha256"] == manifest_sha
