@@ -10,7 +10,8 @@ recording before it was made, so rows before the earliest window are not read.
 
 Audit actions read (by name): ``recordings.search``, ``recordings.clip``, ``alert.clip``,
 ``playback.start``/``playback.end`` (details ``cameras``, ``window_start``,
-``window_end``), ``live.start``/``live.end`` (target: the camera), ``export.create``,
+``window_end``), ``live.start``/``live.end`` (target: the camera; ``live.end`` details
+``start`` and ``end`` of the view), ``export.create``,
 ``export.done``, ``export.failed``, ``export.refused``, ``export.download``,
 ``export.verify``, ``hold.place``, ``hold.release``, ``custody.report``.
 
@@ -213,7 +214,10 @@ class _Scope:
                     _time(d.get("window_end")))
         if entry.action in LIVE:  # live pictures of the moment itself
             camera = d.get("camera") or entry.target
-            return [str(camera)], entry.at - timedelta(seconds=1), entry.at
+            start, end = _time(d.get("start")), _time(d.get("end"))  # live.end has both
+            if start is None or end is None:
+                start, end = entry.at - timedelta(seconds=1), entry.at
+            return [str(camera)], start, end
         return [], None, None
 
 

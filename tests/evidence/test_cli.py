@@ -150,6 +150,7 @@ def test_keys_rotate_custody_and_audit_verify(site_file: Path, env: Path, tmp_pa
     ("/etc/passwd", "2026-11-03T21:40:00Z", "2026-11-03T21:40:30Z", "invalid camera id"),
     ("cam-door", "2026-11-03T21:40:00Z", "2026-11-04T21:40:00Z", "over the limit of 6 h"),
     ("cam-door", "2026-11-03T21:40:00", "2026-11-03T21:40:30Z", "no UTC offset"),
+    ("cam-door", "2026-11-03T23:00:00Z", "2026-11-03T23:05:00Z", "nothing was recorded there"),
 ])
 def test_create_refuses_bad_requests(site_file: Path, env: Path, camera: str, start: str,
                                      end: str, message: str,
