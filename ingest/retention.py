@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from compoundeye.events import Event, EventKind, make_event
+from compoundeye.legal_holds import HeldWindows
 from compoundeye.recordings import camera_dir, parse_segment_start
-from compoundeye.store import HeldWindows
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,10 @@ HoldSource = Callable[[list[str]], HeldWindows]
 """The active legal holds of these cameras (raises when they cannot be read)."""
 Alarm = Callable[[Event], object]
 ONLY_HELD_LEFT = "only recordings under legal hold are left"
+
+
+class HoldsUnreadableError(RuntimeError):
+    """The legal holds could not be read, so no recording may be deleted this pass."""
 
 
 def disk_free(path: Path) -> int:
@@ -79,6 +83,7 @@ class Retention:
         self.worker_id = worker_id
         self._margin = timedelta(seconds=2 * segment_seconds)
         self._blocked: str | None = None
+        self._pass_holds: HeldWindows | None = None
         self.stats = RetentionStats()
 
     @property
@@ -91,24 +96,31 @@ class Retention:
         now = now or datetime.now(UTC)
         self.stats.runs += 1
         self.stats.segments_held = 0
+        self._pass_holds = None
         try:
-            held = self._read_holds()
-        except Exception as exc:  # no holds known: deleting any recording could lose evidence
+            self._by_age(now - self.recordings_age)
+            self._snapshots(now - self.snapshots_age)
+            self._by_space(now)
+        except HoldsUnreadableError as exc:
+            # No holds known: deleting any recording could lose evidence.
             self.stats.holds_unreadable += 1
             log.error("retention: legal holds unreadable (%s); no recording deleted", exc)
             self._snapshots(now - self.snapshots_age)
             free = self._free()
             if free is not None and free < self.min_free_bytes:
                 self._block(now, f"legal holds unreadable: {exc}"[:300], free, 0, 0)
-            return
-        self._by_age(now - self.recordings_age, held)
-        self._snapshots(now - self.snapshots_age)
-        self._by_space(now, held)
 
-    def _read_holds(self) -> HeldWindows:
-        if self._holds is None:
-            return HeldWindows(margin=self._margin)
-        return self._holds(self.camera_ids)
+    def _holds_now(self) -> HeldWindows:
+        """The active holds, read once per pass and only when something would be deleted."""
+        if self._pass_holds is None:
+            if self._holds is None:
+                self._pass_holds = HeldWindows(margin=self._margin)
+            else:
+                try:
+                    self._pass_holds = self._holds(self.camera_ids)
+                except Exception as exc:
+                    raise HoldsUnreadableError(str(exc) or type(exc).__name__) from exc
+        return self._pass_holds
 
     def _free(self) -> int | None:
         if self.min_free_bytes <= 0:
@@ -116,7 +128,8 @@ class Retention:
         self.recordings_root.mkdir(parents=True, exist_ok=True)
         return self._free_bytes(self.recordings_root)
 
-    def _held(self, held: HeldWindows, start: datetime, path: Path) -> bool:
+    def _held(self, start: datetime, path: Path) -> bool:
+        held = self._holds_now()
         # <root>/<camera>/<day>/<hour>/<MM.SS>.ts
         return bool(held) and held.held(path.parents[2].name, start)
 
@@ -170,12 +183,12 @@ class Retention:
         self.stats.bytes_removed += size
         _prune_empty(path.parent, stop_at=self.recordings_root)
 
-    def _by_age(self, cutoff: datetime, held: HeldWindows) -> None:
+    def _by_age(self, cutoff: datetime) -> None:
         removed = kept = 0
         for start, path in self._segments_oldest_first():
             if start >= cutoff:
                 break
-            if self._held(held, start, path):
+            if self._held(start, path):
                 kept += 1
                 continue
             self._remove_segment(path)
@@ -187,7 +200,7 @@ class Retention:
             log.info("retention: kept %d segments older than %s under legal hold", kept,
                      cutoff.date())
 
-    def _by_space(self, now: datetime, held: HeldWindows) -> None:
+    def _by_space(self, now: datetime) -> None:
         free = self._free()
         if free is None:
             return
@@ -196,7 +209,7 @@ class Retention:
             return
         removed = kept = kept_bytes = 0
         for start, path in self._segments_oldest_first():
-            if self._held(held, start, path):
+            if self._held(start, path):
                 kept += 1
                 kept_bytes += _size(path)
                 continue

@@ -22,10 +22,10 @@ import redis
 from compoundeye import bus
 from compoundeye.camera_status import CameraState, CameraStatusReport
 from compoundeye.events import Event, make_event
+from compoundeye.legal_holds import HoldReader
 from compoundeye.mqtt_url import MqttUrlError
 from compoundeye.settings import Settings
 from compoundeye.site.models import Camera, Site
-from compoundeye.store.holds import HoldReader
 from compoundeye.timeutil import from_epoch, to_rfc3339, utcnow
 from ingest.camera import CameraPipeline
 from ingest.doors.listener import DoorListener

@@ -5,7 +5,7 @@ SQLite file by default (``Settings.effective_database_url``), PostgreSQL through
 ``CE_DATABASE_URL`` (``postgresql+psycopg://``); one schema, ordered migrations.
 """
 
-from compoundeye.store.holds import HeldWindows
+from compoundeye.legal_holds import HeldWindows
 from compoundeye.store.models import (
     Alert,
     AlertChange,

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, select
 
+from compoundeye.legal_holds import HeldWindows
 from compoundeye.store import schema
 from compoundeye.store.audit import record_in
 from compoundeye.store.db import page, read_transaction, write_transaction
@@ -50,36 +51,6 @@ def _with_cameras(conn: Connection, rows: Sequence[Row[Any]]) -> list[Hold]:
 def _audit_details(hold: Hold) -> dict[str, Any]:
     return {"case_id": hold.case_id, "reason": hold.reason, "camera_ids": list(hold.camera_ids),
             "start": hold.as_dict()["start"], "end": hold.as_dict()["end"]}
-
-
-@dataclass(frozen=True)
-class HeldWindows:
-    """The active holds' windows per camera, for retention's per-segment question."""
-
-    windows: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
-    margin: timedelta = timedelta(seconds=20)
-    """A segment is known by its start only; one starting this long before a window may
-    still run into it (two nominal segment lengths)."""
-
-    @classmethod
-    def of(cls, holds: Iterable[Hold], *, margin: timedelta = timedelta(seconds=20)
-           ) -> HeldWindows:
-        windows: dict[str, list[tuple[datetime, datetime]]] = {}
-        for hold in holds:
-            if hold.active:
-                for camera_id in hold.camera_ids:
-                    windows.setdefault(camera_id, []).append((hold.start, hold.end))
-        return cls(windows, margin)
-
-    def held(self, camera_id: str, segment_start: datetime) -> bool:
-        """Whether the segment of ``camera_id`` starting at ``segment_start`` overlaps a hold."""
-        for start, end in self.windows.get(camera_id, ()):
-            if start - self.margin < segment_start < end:
-                return True
-        return False
-
-    def __bool__(self) -> bool:
-        return bool(self.windows)
 
 
 class HoldRepo:
@@ -168,32 +139,3 @@ class HoldRepo:
         trimmed = [replace(h, camera_ids=tuple(c for c in h.camera_ids if c in keep))
                    for h in {h.id: h for h in holds}.values()]
         return HeldWindows.of(trimmed, margin=margin)
-
-
-class HoldReader:
-    """The active holds of some cameras, read from the store of ``url`` (opened at first
-    use, reopened after a failure): what an edge worker's retention asks each pass."""
-
-    def __init__(self, url: str, *, margin: timedelta = timedelta(seconds=20),
-                 **engine_kwargs: Any) -> None:
-        self.url = url
-        self.margin = margin
-        self._engine_kwargs = engine_kwargs
-        self._store: Any = None
-
-    def __call__(self, camera_ids: builtins.list[str]) -> HeldWindows:
-        from compoundeye.store.store import Store
-
-        if self._store is None:
-            self._store = Store(self.url, **self._engine_kwargs)
-        try:
-            windows: HeldWindows = self._store.holds.held_windows(camera_ids, margin=self.margin)
-        except Exception:
-            self.close()
-            raise
-        return windows
-
-    def close(self) -> None:
-        if self._store is not None:
-            store, self._store = self._store, None
-            store.close()

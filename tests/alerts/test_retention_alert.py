@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from compoundeye.bus import EventSink
+from compoundeye.legal_holds import HoldReader
 from compoundeye.recordings import segment_path
 from compoundeye.settings import Settings
 from compoundeye.store import AlertStatus, Store
-from compoundeye.store.holds import HoldReader
 from compoundeye.timeutil import utcnow
 from ingest.retention import Retention
 from tests.alerts.helpers import make_site, running_service

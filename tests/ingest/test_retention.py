@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from compoundeye.events import Event, EventKind
+from compoundeye.legal_holds import HeldWindows, HoldReader
 from compoundeye.recordings import segment_path
-from compoundeye.store import HeldWindows, Store
-from compoundeye.store.holds import HoldReader
+from compoundeye.store import Store
 from ingest.retention import ONLY_HELD_LEFT, FreeBytes, Retention
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -228,3 +228,20 @@ def test_room_again_clears_the_block(tmp_path: Path, hold_store: Store) -> None:
     assert [e.kind for e in alarms] == [EventKind.RETENTION_BLOCKED, EventKind.RETENTION_OK]
     # free space is checked every 16 removals, so all five unheld segments went
     assert not any(p.exists() for p in segs) and r.blocked is None
+
+
+def test_holds_are_read_only_when_something_would_be_deleted(tmp_path: Path) -> None:
+    rec = tmp_path / "recordings"
+    make_segments(rec, "cam1", NOW - timedelta(hours=1), 3)
+    asked: list[list[str]] = []
+
+    def holds(cameras: list[str]) -> HeldWindows:
+        asked.append(cameras)
+        return HeldWindows()
+
+    r = retention(tmp_path, ["cam1"], min_free_bytes=1000, holds=holds)  # plenty free, young
+    r.run_once(NOW)
+    assert asked == []
+    make_segments(rec, "cam1", NOW - timedelta(days=3), 2)
+    r.run_once(NOW)
+    assert asked == [["cam1"]]  # once per pass, however many segments it asks about
