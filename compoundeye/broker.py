@@ -30,8 +30,8 @@ from compoundeye import names
 LISTENER_USER = "ce-listener"
 """The door listener's account: reads every door, writes its own status topic."""
 SITE_USER = "ce-site"
-"""An engineer's account that may publish for every door (demo, tests, ``mosquitto_pub``).
-Not part of the production ACL: add it there only for a commissioning session."""
+"""The engineer's account of the private broker (demo, tests, ``mosquitto_pub``): reads and
+publishes every topic, so for every door. Not part of the production ACL."""
 DOOR_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -51,9 +51,9 @@ def controller_acl(prefix: str = names.DEFAULT_DOOR_PREFIX) -> str:
     )
 
 
-def site_user_acl(prefix: str = names.DEFAULT_DOOR_PREFIX) -> str:
-    """ACL lines of :data:`SITE_USER` (publishes for every door; demo and tests only)."""
-    return f"\nuser {SITE_USER}\ntopic readwrite {prefix}/#\n"
+def site_user_acl() -> str:
+    """ACL lines of :data:`SITE_USER` (every topic; the private broker only)."""
+    return f"\nuser {SITE_USER}\ntopic readwrite #\n"
 
 
 def new_password() -> str:

@@ -115,6 +115,18 @@ def _add_token(sub: Subparsers) -> None:
     t.add_argument("name")
     t.add_argument("--role", required=True, choices=[role.value for role in Role])
     t.set_defaults(handler="compoundeye.auth.tokens:cli_add")
+    t = token_sub.add_parser("revoke", help="remove a token and end its sessions at once")
+    t.add_argument("name")
+    t.set_defaults(handler="compoundeye.auth.tokens:cli_revoke")
+
+    p = sub.add_parser("door-credentials",
+                       help="a door controller's broker password (and HMAC key), shown once")
+    p.add_argument("door", help="the door id (the controller's MQTT user name)")
+    p.add_argument("--password-file", type=Path, required=True,
+                   help="the Mosquitto password file (created 0600 if absent)")
+    p.add_argument("--keys-file", type=Path, default=None,
+                   help="also make an HMAC key in this door keys file (CE_DOOR_KEYS_FILE)")
+    p.set_defaults(handler="compoundeye.broker:cli_add_controller")
 
 
 def _add_operations(sub: Subparsers) -> None:

@@ -152,8 +152,8 @@ def _summary(stack: Stack, options: DemoOptions, stack_file: Path) -> str:
         f"  tsdb       {svc.tsdb_url} ({origin['tsdb']})",
         f"  cameras    {options.cameras} simulated at "
         f"{stack.rtsp_base or '(no RTSP simulator)'}/<camera>/main|sub",
-        f"  doors      {options.doors} simulated on {redact_url(svc.mqtt_url)}: doors/<door>/events "
-        "(native), doors/<door>/send (esp-rfid, every 4th door)",
+        f"  doors      {options.doors} simulated on {redact_url(svc.mqtt_url)}: "
+        "doors/<door>/events (native), doors/<door>/send (esp-rfid, every 4th door)",
         f"  site       {stack.site_file}",
         f"  processes  {', '.join(stack.running) or '(none)'}",
     ]

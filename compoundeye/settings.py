@@ -7,7 +7,6 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 """Host names answered when ``CE_ALLOWED_HOSTS`` is not set."""
 

@@ -42,8 +42,8 @@ from paho.mqtt.properties import Properties
 
 from compoundeye import names
 from compoundeye.bus import EventSink, connect, dead_letter
-from compoundeye.events import Event, EventKind, Source, stable_event_id
 from compoundeye.door_signing import DoorKeys
+from compoundeye.events import Event, EventKind, Source, stable_event_id
 from compoundeye.mqtt_url import broker_from_settings
 from compoundeye.redis_text import text
 from compoundeye.settings import Settings

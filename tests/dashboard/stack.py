@@ -168,7 +168,8 @@ def live_stack(services: ServiceSet, base: Path) -> Iterator[Stack]:
             launch(name)
         wait_healthy()
         _wait_listener_online(services.mqtt_url, 30)
-        yield Stack(url, services.redis_url, services.tsdb_url, tokens, services.mqtt_url, data, start, start + timedelta(seconds=120), logs,
+        yield Stack(url, services.redis_url, services.tsdb_url, tokens, services.mqtt_url,
+                    data, start, start + timedelta(seconds=120), logs,
                     restart_dashboard)
     finally:
         for process in reversed(list(processes.values())):

@@ -332,7 +332,7 @@ def test_door_listener_runs_inside_the_worker_when_asked(
             publish.single(names.door_topic("doors", "door1"), '{"event": "opened"}', qos=1,
                            hostname=services.mqtt_host, port=services.mqtt_port,
                            auth={"username": tools.username or "",
-                                 "password": tools.password})
+                                 "password": tools.password or ""})
             return any(e.kind == EventKind.DOOR_OPENED for e in events(redis_client))
 
         wait_until(door_opened, 20, interval=1.0, what="door.opened via the worker's listener")
@@ -346,7 +346,6 @@ def test_door_listener_runs_inside_the_worker_when_asked(
 @pytest.mark.timeout(60)
 def test_worker_rides_out_dead_redis_tsdb_and_camera_and_stops_in_time(tmp_path: Path) -> None:
     from compoundeye.services import free_port
-    from compoundeye.mqtt_url import parse_mqtt_url
     from compoundeye.settings import Settings
     from compoundeye.site.models import Site
     from ingest.worker import EdgeWorker, WorkerOptions
