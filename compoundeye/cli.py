@@ -165,17 +165,29 @@ def _resolve(path: str) -> Handler:
     return handler
 
 
+DATA_COMMANDS = frozenset({"demo", "edge", "doors", "alerts", "dashboard", "export"})
+"""Commands that write into ``CE_DATA_DIR``: it is made private before they start."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``compoundeye`` console script."""
+    from compoundeye.files import DataGroupError, private_umask, secure_data_dir
     from compoundeye.logs import setup_logging
     from compoundeye.settings import Settings
 
     args = build_parser().parse_args(argv)
-    setup_logging(args.log_level or Settings().log_level)
-    try:
-        return _resolve(args.handler)(args)
-    except KeyboardInterrupt:
-        return 130
+    settings = Settings()
+    setup_logging(args.log_level or settings.log_level)
+    with private_umask(settings.data_group):
+        try:
+            if args.command in DATA_COMMANDS:
+                secure_data_dir(settings.data_dir, settings.data_group)
+            return _resolve(args.handler)(args)
+        except DataGroupError as exc:
+            sys.stderr.write(f"{exc}\n")
+            return 2
+        except KeyboardInterrupt:
+            return 130
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ extreme value such as ``0001-01-01T00:00:00+14:00`` is a clear refusal, never an
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -70,3 +73,17 @@ def from_epoch(seconds: float) -> datetime:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
         raise TimestampError(f"epoch time out of range: {seconds}") from None
+
+
+def _validate(value: Any) -> datetime:
+    if isinstance(value, str):
+        return parse_rfc3339(value)
+    if isinstance(value, datetime):
+        return check_range(value)
+    raise TimestampError("expected an RFC 3339 time with a UTC offset")
+
+
+UtcTimestamp = Annotated[datetime, BeforeValidator(_validate)]
+"""A pydantic field type: a time read by :func:`parse_rfc3339` (or checked by
+:func:`check_range`), so models refuse extreme values with a reason instead of failing
+later."""

@@ -63,7 +63,8 @@ def test_fps_history_one_query_many_cameras(tsdb_url: str, prefix: str) -> None:
 
 def test_uptime_api(dash_settings: Settings, tokens: dict[str, str], prefix: str,
                     redis_client: object) -> None:
-    with TestClient(create_app(dash_settings, _site(prefix)), base_url="http://127.0.0.1") as client:
+    with TestClient(create_app(dash_settings, _site(prefix)),
+                    base_url="http://127.0.0.1") as client:
         ops = bearer(tokens["ops"])
         body = client.get("/api/uptime", params={"window": "24h"}, headers=ops).json()
         assert body["cameras"][f"{prefix}-half"] == 0.5
