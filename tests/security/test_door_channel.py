@@ -130,7 +130,8 @@ def test_add_controller_script_makes_credentials_the_broker_accepts(
     fields = dict(line.split(" ", 1) for line in out.stdout.splitlines())
     assert fields["user"] == "door-C" and len(fields["password"]) >= 24
     assert json.loads(keys.read_text())["doors"]["door-C"] == fields["hmac_key"]
-    assert keys.stat().st_mode & 0o077 == 0 and locked_broker.password_file.stat().st_mode & 0o077 == 0
+    assert keys.stat().st_mode & 0o077 == 0
+    assert locked_broker.password_file.stat().st_mode & 0o077 == 0
     locked_broker.reload()
     accepted, reason = connect(locked_broker.tls_port, "door-C", fields["password"],
                                ca_file=locked_broker.ca_file)
