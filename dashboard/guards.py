@@ -32,10 +32,6 @@ from compoundeye.settings import Settings
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-class BodyTooLargeError(Exception):
-    """Raised inside ``receive`` when a streamed body passes the cap."""
-
-
 class BodyLimit:
     """413 for a request body over ``max_bytes`` (declared or streamed)."""
 
@@ -58,28 +54,27 @@ class BodyLimit:
                     await self._refuse(send, 413, self._message())
                     return
         seen = 0
-        started = False
+        refused = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLargeError
+                    # Answer now; the app sees the client gone and its answer is dropped.
+                    refused = True
+                    await self._refuse(send, 413, self._message())
+                    return {"type": "http.disconnect"}
             return message
 
         async def watched(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+            if not refused:
+                await send(message)
 
-        try:
-            await self.app(scope, counted, watched)
-        except BodyTooLargeError:
-            if not started:
-                await self._refuse(send, 413, self._message())
+        await self.app(scope, counted, watched)
 
     def _message(self) -> str:
         return f"request body over the {self.max_bytes} byte limit"
