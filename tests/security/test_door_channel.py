@@ -54,13 +54,14 @@ def listening(site: Site, settings: Settings, watch: Client) -> Iterator[DoorLis
 
 
 def _events(client: redis.Redis) -> list[Event]:
-    return [Event.from_json(fields[names.EVENT_FIELD.encode()])
-            for _id, fields in client.xrange(names.EVENTS_STREAM)]
+    entries: Any = client.xrange(names.EVENTS_STREAM)
+    return [Event.from_json(fields[names.EVENT_FIELD.encode()]) for _id, fields in entries]
 
 
 def _dead_letters(client: redis.Redis) -> list[dict[str, str]]:
+    entries: Any = client.xrange(names.DEADLETTER_STREAM)
     return [{k.decode(): v.decode("utf-8", "replace") for k, v in fields.items()}
-            for _id, fields in client.xrange(names.DEADLETTER_STREAM)]
+            for _id, fields in entries]
 
 
 def test_anonymous_and_wrong_password_clients_are_refused(locked_broker: LockedBroker) -> None:

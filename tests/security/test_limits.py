@@ -5,6 +5,7 @@ refused with 400 (the API; MQTT is in test_door_channel.py), stream ids within R
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -25,7 +26,7 @@ def test_an_oversized_body_is_413(dashboard: Dashboard) -> None:
         assert response.status_code == 413
         assert len(response.content) < 1000
 
-        def chunks():  # no Content-Length: the cap holds while the body streams in
+        def chunks() -> Iterator[bytes]:  # no Content-Length: the cap holds while the body streams in
             for _ in range(40):
                 yield b"x" * (1024 * 1024)
 
