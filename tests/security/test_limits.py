@@ -26,7 +26,7 @@ def test_an_oversized_body_is_413(dashboard: Dashboard) -> None:
         assert response.status_code == 413
         assert len(response.content) < 1000
 
-        def chunks() -> Iterator[bytes]:  # no Content-Length: the cap holds while the body streams in
+        def chunks() -> Iterator[bytes]:  # no Content-Length: the cap holds while it streams
             for _ in range(40):
                 yield b"x" * (1024 * 1024)
 
