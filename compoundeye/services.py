@@ -452,23 +452,11 @@ class ServiceSet:
         return f"mqtts://{broker.LISTENER_USER}:{password}@127.0.0.1:{svc.tls_port}"
 
     @property
-    def mqtt_tls_port(self) -> int:
-        """The private broker's TLS port."""
-        return self.managed("mqtt").tls_port
-
-    @property
     def mqtt_ca_file(self) -> Path | None:
         """The CA of the private broker's TLS listener (None for an external broker)."""
         if "mqtt" not in self._managed:
             return None
         return broker.private_accounts(self._managed["mqtt"].workdir).certificates.ca_file
-
-    def add_mqtt_user(self, user: str, password: str) -> None:
-        """Add an account to the private broker and make it reload (SIGHUP)."""
-        svc = self.managed("mqtt")
-        broker.set_password(svc.workdir / "passwd", user, password)
-        if svc.process is not None and svc.running:
-            svc.process.send_signal(signal.SIGHUP)
 
     def env_vars(self) -> dict[str, str]:
         """``CE_*`` variables pointing child processes at these services (the door
