@@ -29,13 +29,16 @@ from dashboard.api import (
     exports,
     health,
     metrics,
+    playback,
     recordings,
     sessions,
     uptime,
 )
+from dashboard.api import live as live_api
 from dashboard.api import site as site_map
 from dashboard.pages import STATIC_DIR
 from dashboard.pages import router as pages_router
+from dashboard.playback import reap_idle
 from dashboard.state import AppState, build_state, close_state
 
 log = logging.getLogger(__name__)
@@ -65,13 +68,18 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(chosen_settings, chosen_site)
         app.state.ce = state
+        reaper = asyncio.create_task(reap_idle(
+            state.playback, lambda details: playback.record_end(state, details),
+            state.stopping))
         flusher = asyncio.create_task(_flush_failed_sign_ins(state))
         try:
             yield
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            state.stopping.set()
+            for task in (reaper, flusher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             try:
                 await run_in_threadpool(state.signin.flush, everything=True)
             except Exception:
@@ -90,7 +98,7 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
         redoc_url=None,
     )
     for module in (alerts, cameras, uptime, recordings, exports, audit, health, metrics, auth,
-                   sessions, site_map):
+                   sessions, site_map, live_api, playback):
         app.include_router(module.router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -108,6 +116,10 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
             state.metrics.observe_request(request.method, path, response.status_code,
                                           time.perf_counter() - started)
         for key, value in SECURITY_HEADERS.items():
+            if key == "Content-Security-Policy" and state is not None:
+                # pages open the live engine's WebSocket, a separate origin by default
+                value = value.replace("connect-src 'self'", " ".join(filter(None, [
+                    "connect-src 'self'", live_api.live_origin(state.settings, request)])))
             response.headers.setdefault(key, value)
         guards.https_headers(request, response)
         return response

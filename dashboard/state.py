@@ -18,6 +18,7 @@ from compoundeye.store import Store
 from compoundeye.tsdb import MetricsReader
 from dashboard.auth.signin import SignInGuard
 from dashboard.metrics import DashboardMetrics
+from dashboard.playback import PlaybackSessions
 from evidence import ExportManager
 from evidence.clips import ClipCache
 
@@ -37,6 +38,7 @@ class AppState:
     sessions: SessionStore
     signin: SignInGuard
     clips: ClipCache
+    playback: PlaybackSessions
     buildings: frozenset[str] = frozenset()
     metrics: DashboardMetrics = field(default_factory=DashboardMetrics)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -67,6 +69,7 @@ def build_state(settings: Settings, site: Site) -> AppState:
         signin=SignInGuard(settings, store.audit),
         clips=ClipCache(settings.recordings_dir, settings.data_dir / "cache" / "clips",
                         segment_seconds=float(site.edge.segment_seconds)),
+        playback=PlaybackSessions(sync_redis),
         buildings=frozenset(c.location.building for c in site.cameras)
         | frozenset(d.location.building for d in site.doors),
     )

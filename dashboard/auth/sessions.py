@@ -8,6 +8,10 @@ the sign-out form), where it is checked against the stored value.
 
 from __future__ import annotations
 
+import os
+import secrets
+from pathlib import Path
+
 from compoundeye.auth.sessions import SESSION_SECONDS
 
 SESSION_COOKIE = "ce_session"
@@ -15,4 +19,22 @@ CSRF_COOKIE = "ce_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
 
-__all__ = ["CSRF_COOKIE", "CSRF_FIELD", "CSRF_HEADER", "SESSION_COOKIE", "SESSION_SECONDS"]
+__all__ = ["CSRF_COOKIE", "CSRF_FIELD", "CSRF_HEADER", "SESSION_COOKIE", "SESSION_SECONDS",
+           "load_or_create_key"]
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """A signing key kept at ``path``, created (0600) on first use (the live engine's
+    tickets use one; sessions need none: they live in Redis)."""
+    try:
+        key = path.read_bytes()
+        if len(key) >= 32:
+            return key
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+    return key
