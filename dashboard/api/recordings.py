@@ -7,17 +7,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from pydantic import AwareDatetime, ValidationError
+from pydantic import ValidationError
 
 from dashboard.clip_response import serve_clip
 from dashboard.deps import InvestigatorDep, StateDep, client_ip
-from dashboard.validation import ID_RE_TEXT, check_window
+from dashboard.validation import ID_RE_TEXT, RequiredTimeQuery, check_window, required_time
 from evidence import Place, SearchError, record_search, search_coverage
 from evidence.search import MAX_SEARCH_HOURS
 
 router = APIRouter(prefix="/api/recordings", tags=["recordings"])
 
-Moment = Annotated[AwareDatetime, Query(description="RFC 3339 with offset")]
+Moment = RequiredTimeQuery
 
 
 def _near(text: str) -> tuple[float, float]:
@@ -45,7 +45,8 @@ async def search(
     radius_m: Annotated[float, Query(ge=0, le=10_000)] = 50.0,
     camera: Annotated[list[str] | None, Query(max_length=4096)] = None,
 ) -> dict[str, Any]:
-    check_window(start, end, max_days=MAX_SEARCH_HOURS / 24)
+    start_at, end_at = required_time(start, "start"), required_time(end, "end")
+    check_window(start_at, end_at, max_days=MAX_SEARCH_HOURS / 24)
     lat, lon = _near(near) if near else (None, None)
     try:
         place = Place(building=building, zone=zone, door=door, lat=lat, lon=lon,
@@ -55,14 +56,16 @@ async def search(
         raise HTTPException(400, detail=f"place: {reasons}") from None
     try:
         found = await run_in_threadpool(search_coverage, state.site,
-                                        state.settings.recordings_dir, start, end, place)
+                                        state.settings.recordings_dir, start_at, end_at,
+                                        place)
     except SearchError as exc:
         raise HTTPException(400, detail=str(exc)) from None
     await run_in_threadpool(
         lambda: record_search(state.store.audit, actor=caller.name, role=caller.role.value,
-                              place=place, start=start, end=end, results=found,
+                              place=place, start=start_at, end=end_at, results=found,
                               ip=client_ip(request)))
-    return {"place": place.describe(), "start": start.isoformat(), "end": end.isoformat(),
+    return {"place": place.describe(), "start": start_at.isoformat(),
+            "end": end_at.isoformat(),
             "cameras": [c.model_dump(mode="json") for c in found]}
 
 
@@ -75,7 +78,8 @@ async def clip(
     start: Moment,
     end: Moment,
 ) -> FileResponse:
-    check_window(start, end, max_days=1 / 24)
+    start_at, end_at = required_time(start, "start"), required_time(end, "end")
+    check_window(start_at, end_at, max_days=1 / 24)
     if state.site.camera(camera) is None:
         raise HTTPException(404, detail=f"unknown camera {camera!r}")
-    return await serve_clip(state, camera, start, end)
+    return await serve_clip(state, camera, start_at, end_at)

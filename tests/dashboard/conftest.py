@@ -56,7 +56,7 @@ def tokens(dash_settings: Settings) -> dict[str, str]:
 def client(dash_settings: Settings, site: Site, tokens: dict[str, str],
            redis_client: redis.Redis) -> Iterator[TestClient]:
     app = create_app(dash_settings, site)
-    with TestClient(app, client=("127.0.0.1", 50000)) as test_client:
+    with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000)) as test_client:
         yield test_client
 
 

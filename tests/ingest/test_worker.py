@@ -310,6 +310,7 @@ def test_door_listener_runs_inside_the_worker_when_asked(
         services: ServiceSet, redis_client: redis.Redis, tmp_path: Path) -> None:
     from paho.mqtt import publish
 
+    from compoundeye.mqtt_url import parse_mqtt_url
     from compoundeye.settings import Settings
     from compoundeye.site.models import Site
     from ingest.worker import EdgeWorker, WorkerOptions
@@ -317,9 +318,11 @@ def test_door_listener_runs_inside_the_worker_when_asked(
     site = Site.model_validate({
         "doors": [{"id": "door1", "location": {"building": "B1", "lat": 22.3, "lon": 114.1}}],
         "mqtt": {"client_id": "edge-doors-test"}})
-    settings = Settings(redis_url=services.redis_url, mqtt_url=services.mqtt_url,
-                        tsdb_url=services.tsdb_url, data_dir=tmp_path)
+    settings = Settings(redis_url=services.redis_url, mqtt_url=services.mqtt_listener_url,
+                        mqtt_ca_file=services.mqtt_ca_file, tsdb_url=services.tsdb_url,
+                        data_dir=tmp_path)
     worker = EdgeWorker(site, settings, WorkerOptions(worker_id="edge-doors", doors=True))
+    tools = parse_mqtt_url(services.mqtt_url)
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
@@ -327,7 +330,9 @@ def test_door_listener_runs_inside_the_worker_when_asked(
 
         def door_opened() -> bool:
             publish.single(names.door_topic("doors", "door1"), '{"event": "opened"}', qos=1,
-                           hostname=services.mqtt_host, port=services.mqtt_port)
+                           hostname=services.mqtt_host, port=services.mqtt_port,
+                           auth={"username": tools.username or "",
+                                 "password": tools.password or ""})
             return any(e.kind == EventKind.DOOR_OPENED for e in events(redis_client))
 
         wait_until(door_opened, 20, interval=1.0, what="door.opened via the worker's listener")

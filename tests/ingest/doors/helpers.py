@@ -39,6 +39,7 @@ def running(site: Site, settings: Settings, **kwargs: Any) -> Iterator[DoorListe
 def publisher(mqtt_url: str) -> Iterator[mqtt.Client]:
     broker = parse_mqtt_url(mqtt_url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
+    broker.configure(client)
     client.connect(broker.host, broker.port)
     client.loop_start()
     try:
