@@ -115,6 +115,15 @@ class CameraHealthDetector:
         """Reasons currently raised."""
         return [r for r, c in self._conditions.items() if c.raised]
 
+    @property
+    def unsettled(self) -> bool:
+        """A condition is starting or clearing: the next frames decide it.
+
+        A reader that picks which frames to decode (health mode) decodes the next ones
+        while this holds, so an episode is confirmed in seconds, not intervals.
+        """
+        return any(c.since is not None for c in self._conditions.values())
+
     def rebaseline(self) -> None:
         """Forget the learned sharpness and reference view (after a deliberate re-aim)."""
         self._sharpness = None
