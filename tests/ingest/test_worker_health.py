@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -48,13 +49,14 @@ class Running:
     client: redis.Redis
 
     def events(self, camera: str) -> list[Event]:
-        entries = self.client.xrange(names.EVENTS_STREAM)
-        found = [Event.from_json(fields[b"e"]) for _id, fields in entries]  # type: ignore[union-attr]
+        entries = cast(list[tuple[bytes, dict[bytes, bytes]]],
+                       self.client.xrange(names.EVENTS_STREAM))
+        found = [Event.from_json(fields[b"e"]) for _id, fields in entries]
         return [e for e in found if e.source.id == camera]
 
     def status(self, camera: str) -> dict[str, str]:
-        raw = self.client.hgetall(names.camera_status_key(camera))
-        return {k.decode(): v.decode() for k, v in raw.items()}  # type: ignore[union-attr]
+        raw = cast(dict[bytes, bytes], self.client.hgetall(names.camera_status_key(camera)))
+        return {k.decode(): v.decode() for k, v in raw.items()}
 
     def reader(self, camera: str) -> PacketReader:
         reader = self.worker._entries[camera].pipeline.reader
