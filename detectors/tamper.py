@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -71,6 +71,20 @@ class TamperConfig:
     reference_alpha: float = 0.02
 
 
+KEYFRAME_FROZEN_DIFF = 0.42
+"""``frozen_diff`` for pictures that are each a keyframe (health mode). Keyframes are coded
+independently, so two keyframes of a frozen picture differ by their quantisation, where
+full-rate frames seconds apart are the same picture refined. Measured on keyframes 2 to
+4 s apart: a frozen picture 0.38 at most (the tamper clip re-encoded at 700 kbit/s with a
+2 s GOP; 0.17 on the committed clip), a live one 0.46 at least (``static_long``, the
+stillest sample; 0.56 at 700 kbit/s). The threshold sits between: a thin margin, stated."""
+
+
+def for_keyframes(config: TamperConfig) -> TamperConfig:
+    """The thresholds for keyframe-only pictures (see :data:`KEYFRAME_FROZEN_DIFF`)."""
+    return replace(config, frozen_diff=max(config.frozen_diff, KEYFRAME_FROZEN_DIFF))
+
+
 @dataclass
 class _Condition:
     raised: bool = False
@@ -117,12 +131,14 @@ class CameraHealthDetector:
 
     @property
     def unsettled(self) -> bool:
-        """A condition is starting or clearing: the next frames decide it.
+        """A condition is starting or clearing, or the baselines are still being learned:
+        the next frames matter more than usual.
 
         A reader that picks which frames to decode (health mode) decodes the next ones
-        while this holds, so an episode is confirmed in seconds, not intervals.
+        while this holds, so an episode is confirmed in seconds, not intervals, and a
+        camera watched from cold learns its view in a few keyframes.
         """
-        return any(c.since is not None for c in self._conditions.values())
+        return not self._warm() or any(c.since is not None for c in self._conditions.values())
 
     def rebaseline(self) -> None:
         """Forget the learned sharpness and reference view (after a deliberate re-aim)."""

@@ -191,12 +191,14 @@ class CameraPipeline:
             self._in_health = health
             if health:  # no motion from here on: end what is open
                 self._transitions(self.detectors.tracker.finish(time.time()), None)
+                if self.health_checks is not None:
+                    self.health_checks.enter()
             else:  # the background is minutes or hours old: learn it again
                 reset = getattr(self.detectors.motion, "reset", None)
                 if callable(reset):
                     reset()
                 if self.health_checks is not None:
-                    self.health_checks.reset()
+                    self.health_checks.leave()
 
     def _process_health(self, item: SampledFrame) -> None:
         """A health-mode keyframe: tamper checks on every one, coarse motion, no events."""

@@ -6,10 +6,14 @@ some keyframes are decoded: demuxing a stream costs about a hundredth of decodin
 decoding every keyframe of a 2 s GOP still costs a seventh (keyframes carry a large share
 of the bits). :class:`KeyframeGate` chooses: one keyframe per
 ``keyframe_interval_seconds`` of stream time, and the next one at once when a check
-waits for confirmation (a tamper condition starting or clearing) or when the GOP just
-received is far larger or smaller than usual (a covered lens or a blackout collapses the
-bit rate, a moved view or a scene change raises it). Liveness comes from the packets
-themselves, so offline is told without decoding anything.
+waits for confirmation (a tamper condition starting or clearing, or the view still being
+learned) or when the predicted frames of the GOP just received carried far more or far
+fewer bytes than usual (a frozen picture leaves the encoder nothing new to say, a moved
+view or a scene change costs it a burst). Keyframes are left out of that sum: rate
+control spends on them whatever the scene (a frozen picture's keyframes even grow), so
+the GOP total moves by a factor of about 2 where its predicted frames move by 5 (the tamper
+clip at 700 kbit/s). Liveness comes from the packets themselves, so offline is told
+without decoding anything.
 
 :class:`HealthChecks` is the detection side: every decoded keyframe goes to the camera's
 tamper checks and to a coarse motion measure (how much of the picture changed since the
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 
 from detectors.base import Frame, TamperDetector, TamperFinding
 from detectors.coarse import CoarseMotion
+from detectors.tamper import for_keyframes
 
 GOP_ALPHA = 0.1
 """Weight of the newest GOP in the running GOP size."""
@@ -73,12 +78,13 @@ class KeyframeGate:
         self._gop_level = None
         self._gops = 0
 
-    def packet(self, size: int) -> None:
-        """Count a packet's bytes into the GOP being received."""
-        self._gop_bytes += size
+    def packet(self, size: int, key: bool = False) -> None:
+        """Count a predicted frame's bytes into the GOP being received (keyframes apart)."""
+        if not key:
+            self._gop_bytes += size
 
     def due(self, ts: float, urgent: bool = False) -> bool:
-        """At a keyframe (its own bytes already counted, so they open the new GOP): decode?
+        """At a keyframe: decode it? (The predicted frames before it close a GOP.)
 
         ``urgent``: a check waits for confirmation; decode this one whatever the interval.
         """
@@ -114,12 +120,7 @@ class KeyframeGate:
         return ts - self._last_key
 
     def _gop_changed(self) -> bool:
-        """Whether the GOP that just ended was far off the running level (then fold it in).
-
-        The keyframe that opens the next GOP is already counted: it is the newest packet.
-        Its bytes are moved to the new GOP only approximately (the whole GOP is compared,
-        keyframe of the previous one included), which is what the level is made of too.
-        """
+        """Whether the GOP that just ended was far off the running level (then fold it in)."""
         size = self._gop_bytes
         self._gop_bytes = 0
         if self._last_key is None or size <= 0:
@@ -151,10 +152,22 @@ class HealthChecks:
     def __init__(self, tamper: TamperDetector, motion: CoarseMotion | None = None) -> None:
         self.tamper = tamper
         self.motion = motion or CoarseMotion()
+        # The tamper detector is the camera's one instance in both modes (its learned view
+        # carries over); only its thresholds for keyframe pictures differ.
+        config = getattr(tamper, "config", None)
+        self._full_config = config
+        self._keyframe_config = for_keyframes(config) if config is not None else None
 
-    def reset(self) -> None:
-        """Forget the previous keyframe (after a stretch of full-rate frames)."""
+    def enter(self) -> None:
+        """Health mode starts: keyframe thresholds, no previous keyframe."""
         self.motion.reset()
+        if self._keyframe_config is not None:
+            self.tamper.config = self._keyframe_config  # type: ignore[attr-defined]
+
+    def leave(self) -> None:
+        """Back to full rate: the full-rate thresholds."""
+        if self._full_config is not None:
+            self.tamper.config = self._full_config  # type: ignore[attr-defined]
 
     def process(self, tamper_frame: Frame, motion_frame: Frame, ts: float) -> HealthResult:
         """Check one keyframe: ``tamper_frame`` full-range luma, ``motion_frame`` any luma."""

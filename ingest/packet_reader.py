@@ -214,7 +214,7 @@ class PacketReader:
                     need_key = False
                     failures = self._decode_full(ctx, packet, stream_ts, base, failures)
                 else:
-                    self.gate.packet(size)
+                    self.gate.packet(size, key)
                     if key and self.gate.due(stream_ts, self.confirm):
                         failures = self._decode_key(ctx, packet, stream_ts, failures)
                 if failures > MAX_CONSECUTIVE_DECODE_ERRORS:

@@ -22,7 +22,7 @@ def run_gate(gate: KeyframeGate, seconds: float, *, p_bytes: int = 5000, i_bytes
     for n in range(round(seconds * 15)):
         ts = start + n / 15
         key = n % GOP == 0
-        gate.packet(i_bytes if key else p_bytes)
+        gate.packet(i_bytes if key else p_bytes, key)
         if key and gate.due(ts, urgent):
             decoded.append(round(ts, 3))
     return decoded
