@@ -49,7 +49,7 @@ def read(mode: str, queue: SwitchingQueue, **kw: float) -> PacketReader:
 
 def test_health_mode_decodes_one_keyframe_per_interval_and_counts_every_packet() -> None:
     queue = SwitchingQueue()
-    reader = read("health", queue, keyframe_interval=4.0)
+    reader = read("health", queue, keyframe_interval=4.0, bitrate_change=1e6)
     frames = drain(queue)
     stats = reader.stats
     assert stats.frames_in == PACKETS and stats.keyframes_in == 30
@@ -72,7 +72,7 @@ def test_full_mode_decodes_everything_and_samples_like_the_opencv_reader() -> No
 
 def test_switch_to_full_on_the_open_stream_starts_at_the_next_keyframe() -> None:
     queue = SwitchingQueue(at=10.0)
-    reader = read("health", queue, keyframe_interval=4.0)
+    reader = read("health", queue, keyframe_interval=4.0, bitrate_change=1e6)
     frames = drain(queue)
     health = [f for f in frames if f.health]
     full = [f for f in frames if not f.health]
