@@ -97,6 +97,11 @@ class PacketReader:
         self.confirm = False
         """Set by detection while a health check waits for confirmation: the next keyframe
         is decoded whatever the interval."""
+        self.replay = False
+        """Stamp frames with the stream's own clock instead of the wall clock: a file read
+        faster than real time then looks to detection like the live camera it came from
+        (benchmarks). Off for live streams."""
+        self._replay_origin: float | None = None
         self._mode: Mode = mode
         self._stop = threading.Event()
         self._backoff = Backoff(self.options.backoff_initial, self.options.backoff_max)
@@ -171,7 +176,7 @@ class PacketReader:
         ctx = stream.codec_context
         ctx.thread_count = self.options.decode_threads
         ctx.thread_type = "NONE" if self.options.decode_threads <= 1 else "AUTO"
-        base: Fraction = stream.time_base or Fraction(1, 90_000)
+        base = float(stream.time_base or Fraction(1, 90_000))
         stats.connected = True
         stats.last_error = ""
         self.sampler.reset()
@@ -192,12 +197,12 @@ class PacketReader:
                 got += 1
                 stats.frames_in += 1
                 stats.bytes_in += size
-                stats.last_frame = time.time()
                 key = packet.is_keyframe
                 if key:
                     stats.keyframes_in += 1
                 pts = packet.pts if packet.pts is not None else packet.dts
-                stream_ts = float(pts * base) if pts is not None else time.monotonic()
+                stream_ts = pts * base if pts is not None else time.monotonic()
+                stats.last_frame = self._wall(stream_ts)
                 wanted = self._mode
                 if wanted != mode:
                     if mode is not None:
@@ -232,7 +237,7 @@ class PacketReader:
             stats.decode_cpu_seconds += thread_time() - cpu
         return got
 
-    def _decode_full(self, ctx: Any, packet: Any, stream_ts: float, base: Fraction,
+    def _decode_full(self, ctx: Any, packet: Any, stream_ts: float, base: float,
                      failures: int) -> int:
         try:
             frames = ctx.decode(packet)
@@ -241,7 +246,7 @@ class PacketReader:
             return failures + 1
         for frame in frames:
             self.stats.frames_decoded += 1
-            ts = float(frame.pts * base) if frame.pts is not None else stream_ts
+            ts = frame.pts * base if frame.pts is not None else stream_ts
             if self.sampler.due(ts):
                 self._put(frame, ts, health=False)
         return 0
@@ -263,6 +268,14 @@ class PacketReader:
             self._put(frame, stream_ts, health=True)
         return 0
 
+    def _wall(self, stream_ts: float) -> float:
+        now = time.time()
+        if not self.replay:
+            return now
+        if self._replay_origin is None:
+            self._replay_origin = now - stream_ts
+        return self._replay_origin + stream_ts
+
     def _put(self, frame: Any, stream_ts: float, *, health: bool) -> None:
         image = None if self.options.colour else _luma(frame)
         if image is None:
@@ -272,5 +285,5 @@ class PacketReader:
         if not stats.width:
             stats.height, stats.width = image.shape[:2]
         half = None if health or min(image.shape) < 2 else halve(image)
-        self.queue.put(HealthFrame(image, time.time(), stream_ts, stats.frames_in, half,
-                                   health=health))
+        self.queue.put(HealthFrame(image, self._wall(stream_ts), stream_ts, stats.frames_in,
+                                   half, health=health))

@@ -258,10 +258,10 @@ class HealthMode(StrictModel):
         description="decode one keyframe per this much stream time (tamper checks need a "
         "picture every few seconds); every keyframe while a check waits for confirmation")
     bitrate_change: float = Field(
-        default=3.0, gt=1,
-        description="the sub stream's byte rate over the last second rising above or "
-        "falling below its running level by this factor makes the next keyframe due "
-        "(a covered lens or a blackout collapses it, a moved view raises it)")
+        default=2.0, gt=1,
+        description="the bytes of a GOP's predicted frames rising above or falling below "
+        "their running level by this factor make the next keyframe due (a frozen picture "
+        "collapses them, a moved view raises them)")
 
 
 class Edge(StrictModel):
