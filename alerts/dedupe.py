@@ -1,49 +1,28 @@
-"""What rules ask for (open an alert, resolve one), dedupe keys and cooldowns.
+"""What rules ask for (open an alert, resolve one), dedupe keys, and folding a batch.
 
 One cause, one open alert: every intent names a dedupe key (rule plus what it is about).
 State-like causes (a door held open, a camera offline or tampered) merge every new event
 into the open alert until the cause clears; event-like causes (motion in an armed zone,
 a burst of denials) merge only within the cooldown after the alert's last event, so a
-zone that is busy all night gives one alert per quiet spell, not one per motion.
+zone that is busy all night gives one alert per quiet spell, not one per motion. Which
+rule is which is said by its :class:`alerts.rules.AlertSpec`; the rule engine sets each
+intent's key and cooldown from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from compoundeye.site.models import Site
 from compoundeye.store import NewAlert
-
-STATE_RULES = frozenset({"door_forced", "door_held", "door_offline", "door_tamper",
-                         "camera_offline", "camera_tamper"})
-"""Rules whose alert stays the merge target until resolved (no cooldown)."""
-
-AUTO_RESOLVE_RULES = frozenset({"door_held", "door_offline", "camera_offline",
-                                "camera_tamper"})
-"""Rules resolved by the system when their cause clears. A forced door is not: an operator
-must look at it, so when that door closes its alert only stops taking new events."""
 
 
 def dedupe_key(rule: str, source_type: str, source_id: str, detail: str = "") -> str:
     """The key of one cause, e.g. ``door_held:door:d1`` or ``motion_armed:camera:c1:lobby``."""
     key = f"{rule}:{source_type}:{source_id}"
     return f"{key}:{detail}" if detail else key
-
-
-def cooldown_for(rule: str, site: Site) -> timedelta | None:
-    """None for state-like rules; the site's cooldown for event-like ones."""
-    if rule in STATE_RULES:
-        return None
-    return timedelta(seconds=site.alerting.cooldown_seconds)
-
-
-def priority_for(rule: str, site: Site) -> int:
-    """Priority from the site file (1 highest); 3 for a rule it does not list."""
-    value = getattr(site.priorities, rule, 3)
-    return int(value)
 
 
 @dataclass

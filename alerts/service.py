@@ -2,9 +2,11 @@
 
 One loop: read a batch of events (``XREADGROUP COUNT``), evaluate every event in stream
 order, store the batch's alert changes and processed event ids in one transaction, append
-the changes to ``ce:alerts``, then ``XACK`` the batch. Between batches: door rule ticks
-(held-open timers), claiming entries of dead consumers (``XAUTOCLAIM``), the camera
-heartbeat watchdog, and saving activity baselines.
+the changes to ``ce:alerts``, then ``XACK`` the batch. Between batches the chores that are
+due (:attr:`AlertService.chores`): the door-rules lease and, while leading, the door-rules
+group's events; rule ticks (held-open timers); claiming entries of dead consumers
+(``XAUTOCLAIM``); the camera heartbeat watchdog; saving activity baselines; forgetting
+old processed event ids.
 
 Failure handling: an entry that is not an event goes to the dead letter stream and is
 acknowledged; an entry whose evaluation raises is left pending, reclaimed after
@@ -32,7 +34,8 @@ from sqlalchemy.exc import DBAPIError
 from alerts.consumer import Entry, GroupConsumer
 from alerts.dedupe import Intent
 from alerts.doorlead import DoorLeader, is_door_entry
-from alerts.rules import DOOR_KINDS, RuleEngine
+from alerts.periodic import Periodic
+from alerts.rules import RuleEngine
 from alerts.watchdog import CameraWatchdog
 from alerts.writer import ConflictError, apply_intents, publish_changes
 from compoundeye import names
@@ -111,8 +114,17 @@ class AlertService:
         self.stats = ServiceStats()
         self._stop = threading.Event()
         self.ready = threading.Event()
-        self._next: dict[str, float] = {}
         self._unfinished: _Work | None = None
+        self.chores = {
+            "lease": Periodic(LEASE_REFRESH_SECONDS, self._lead),
+            "doors": Periodic(0.0, self._read_doors),
+            "tick": Periodic(TICK_SECONDS, self._tick),
+            "claim": Periodic(max(1.0, site.alerting.claim_idle_seconds / 2), self._claim),
+            "watchdog": Periodic(WATCHDOG_SECONDS, self._watch),
+            "save": Periodic(SAVE_SECONDS, self._save_activity),
+            "prune": Periodic(PRUNE_SECONDS, self._prune),
+        }
+        """What the loop does between reads, in this order, each when due."""
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -157,41 +169,46 @@ class AlertService:
 
     # -- the loop ------------------------------------------------------------------------
 
-    def _due(self, name: str, every: float) -> bool:
-        now = time.monotonic()
-        if now >= self._next.get(name, 0.0):
-            self._next[name] = now + every
-            return True
-        return False
-
     def _step(self) -> None:
+        """One pass: read new events, process them, then run the chores that are due."""
         entries = self.consumer.read_new(block_ms=int(TICK_SECONDS * 1000))
         if entries:
             self.process(entries)
-        if self._due("lease", LEASE_REFRESH_SECONDS):
-            self._lead()
-        if self.doors.leading:
-            door_entries = self.doors.read()
-            if door_entries:
-                self.process(door_entries, door_rules=True)
-        if self._due("tick", TICK_SECONDS):
-            self._later(self.rules.tick(self.clock(), door_rules=self.doors.leading))
-        if self._due("claim", max(1.0, self.site.alerting.claim_idle_seconds / 2)):
-            self._claim()
-        if self._due("watchdog", WATCHDOG_SECONDS):
-            self._later(self.watchdog.scan(self.clock()))
-        if self._due("save", SAVE_SECONDS):
-            self._save_activity()
-        if self._due("prune", PRUNE_SECONDS):
-            self._prune()
+        for chore in self.chores.values():
+            chore.run(time.monotonic())
+
+    def _drain_own_pending(self) -> None:
+        """At start: the entries this consumer had read but not acknowledged."""
+        while not self._stop.is_set():
+            entries = self.consumer.read_own_pending()
+            if not entries:
+                return
+            log.info("re-processing %d entries pending from a previous run", len(entries))
+            self.process(entries)
+
+    # -- the chores ----------------------------------------------------------------------
 
     def _lead(self) -> None:
+        """Take or keep the door-rules lease; on taking it, the entries left pending."""
         was = self.doors.leading
         if self.doors.refresh() and not was:
             entries = self.doors.take_over()
             if entries:
                 log.info("taking over %d door-rule entries left pending", len(entries))
                 self.process(entries, door_rules=True)
+
+    def _read_doors(self) -> None:
+        """While leading the door rules: the door-rules group's new events."""
+        if self.doors.leading:
+            entries = self.doors.read()
+            if entries:
+                self.process(entries, door_rules=True)
+
+    def _tick(self) -> None:
+        self._later(self.rules.tick(self.clock(), door_rules=self.doors.leading))
+
+    def _watch(self) -> None:
+        self._later(self.watchdog.scan(self.clock()))
 
     def _later(self, intents: list[Intent]) -> None:
         if intents:
@@ -208,14 +225,6 @@ class AlertService:
             return
         if removed:
             log.info("forgot %d processed event ids older than %s", removed, cutoff)
-
-    def _drain_own_pending(self) -> None:
-        while not self._stop.is_set():
-            entries = self.consumer.read_own_pending()
-            if not entries:
-                return
-            log.info("re-processing %d entries pending from a previous run", len(entries))
-            self.process(entries)
 
     def _claim(self) -> None:
         idle_ms = int(self.site.alerting.claim_idle_seconds * 1000)
@@ -243,34 +252,13 @@ class AlertService:
         intents: list[Intent] = []
         done: list[str] = []
         dead: list[tuple[Entry, str]] = []
-        max_deliveries = self.site.alerting.max_deliveries
-        field = names.EVENT_FIELD.encode()
         group = self.doors.group if door_rules else self.consumer
         for entry in entries:
-            raw = entry.fields.get(field)
-            if door_rules and not is_door_entry(entry):
-                done.append(entry.id)  # not for the door rules: nothing to do here
+            event = self._triage(entry, door_rules)
+            if isinstance(event, str):
+                dead.append((entry, event))
                 continue
-            if entry.deliveries > max_deliveries:
-                dead.append((entry, f"poison: delivered {entry.deliveries} times without "
-                                    f"being processed (limit {max_deliveries})"))
-                self.stats.poison += 1
-                continue
-            if raw is None:
-                if door_rules:
-                    done.append(entry.id)  # the main group dead-letters it
-                else:
-                    dead.append((entry, f"entry has no '{names.EVENT_FIELD}' field"))
-                continue
-            try:
-                event = Event.from_json(raw)
-            except (ValidationError, ValueError) as exc:
-                if door_rules:
-                    done.append(entry.id)
-                else:
-                    dead.append((entry, f"not a valid event: {exc}"[:900]))
-                continue
-            if door_rules and event.kind not in DOOR_KINDS:
+            if event is None:
                 done.append(entry.id)
                 continue
             try:
@@ -287,6 +275,30 @@ class AlertService:
             done.append(entry.id)
         self._unfinished = _Work(intents, done, dead, group)
         self._finish()
+
+    def _triage(self, entry: Entry, door_rules: bool) -> Event | str | None:
+        """The entry's event to evaluate; else why it is dead-lettered, or None to ack it.
+
+        The door-rules group acknowledges what is not a door-state event, even bad input:
+        the main group dead-letters that.
+        """
+        if door_rules and not is_door_entry(entry):
+            return None  # not for the door rules: nothing to do here
+        max_deliveries = self.site.alerting.max_deliveries
+        if entry.deliveries > max_deliveries:
+            self.stats.poison += 1
+            return (f"poison: delivered {entry.deliveries} times without being processed "
+                    f"(limit {max_deliveries})")
+        raw = entry.fields.get(names.EVENT_FIELD.encode())
+        if raw is None:
+            return None if door_rules else f"entry has no '{names.EVENT_FIELD}' field"
+        try:
+            event = Event.from_json(raw)
+        except (ValidationError, ValueError) as exc:
+            return None if door_rules else f"not a valid event: {exc}"[:900]
+        if door_rules and event.kind not in self.rules.door_kinds:
+            return None
+        return event
 
     def _finish(self) -> None:
         """Write the unfinished work: dead letters, alert changes, announcements, acks."""

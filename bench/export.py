@@ -28,8 +28,8 @@ from pathlib import Path
 from bench.runner import BenchResult
 from compoundeye.recordings import segment_path
 from compoundeye.site import Site
-from dashboard.export.exporter import Exporter
-from dashboard.export.models import ExportRequest, new_export_id
+from evidence.export_models import ExportRequest, new_export_id
+from evidence.exporter import Exporter
 
 log = logging.getLogger(__name__)
 

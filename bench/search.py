@@ -30,7 +30,7 @@ from pathlib import Path
 from bench.runner import BenchResult
 from compoundeye.recordings import segment_path
 from compoundeye.site import Site, SiteConfigError, load_site
-from dashboard.export.search import Place, search_coverage
+from evidence.search import Place, search_coverage
 
 log = logging.getLogger(__name__)
 

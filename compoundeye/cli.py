@@ -86,12 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--case-id", required=True)
     e.add_argument("--reason", required=True)
     e.add_argument("--requester", default=None, help="default: the shell user")
-    e.set_defaults(handler="dashboard.export.cli:create")
+    e.set_defaults(handler="evidence.cli:create")
     e = export_sub.add_parser("verify", help="recompute an export's hashes")
     e.add_argument("directory", type=Path)
     e.add_argument("--manifest-sha256", default=None,
                    help="the manifest hash recorded at export time (default: from the audit)")
-    e.set_defaults(handler="dashboard.export.cli:verify")
+    e.set_defaults(handler="evidence.cli:verify")
     e = export_sub.add_parser("search", help="cameras and recorded coverage for a place and window")
     _site_arg(e)
     e.add_argument("--start", required=True)
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--near", help="lat,lon")
     e.add_argument("--radius-m", type=float, default=50.0)
     e.add_argument("--camera", action="append", dest="cameras")
-    e.set_defaults(handler="dashboard.export.cli:search")
+    e.set_defaults(handler="evidence.cli:search")
 
     p = sub.add_parser("token", help="API tokens")
     token_sub = p.add_subparsers(dest="token_command", required=True, metavar="ACTION")

@@ -15,10 +15,10 @@ from compoundeye.store import Store
 from compoundeye.tsdb import MetricsReader
 from dashboard.auth.sessions import SessionSigner, load_or_create_key
 from dashboard.auth.tokens import TokenRegistry
-from dashboard.clips import ClipCache
-from dashboard.export import ExportManager
 from dashboard.live import ChangePublisher
 from dashboard.metrics import DashboardMetrics
+from evidence import ExportManager
+from evidence.clips import ClipCache
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """Door rules: pure state machines fed with door events and an injectable clock.
 
-Rules: a door forced (opened with no grant or exit request within the grace window
-before it, or the controller says so), held open past the door's limit, a burst of
-denials at one door or for one credential, access outside the door's schedule, and
-impossible travel (one credential at two doors too far apart for the time between).
+Rules: a door forced (opened with no grant within the grace window before it, or the
+controller says so), held open past the door's limit, a burst of denials at one door or
+for one credential, access outside the door's schedule, and impossible travel (one
+credential at two doors too far apart for the time between).
 The engine keeps bounded memory: old denials and presentations are pruned.
 """
 
@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-EVENT_KINDS = frozenset(
-    {"granted", "denied", "opened", "closed", "forced", "held", "tamper", "exit_request"}
-)
+EVENT_KINDS = frozenset({"granted", "denied", "opened", "closed", "forced", "held", "tamper"})
 RULES = (
     "door_forced",
     "door_held",
@@ -152,9 +150,8 @@ class DoorRuleEngine:
         door = self._doors.setdefault(event.door_id, _DoorState())
         out = self._held(event.door_id, door, event.ts)
         kind = event.kind
-        if kind in ("granted", "exit_request"):
-            door.last_permit = event.ts
         if kind == "granted":
+            door.last_permit = event.ts
             out += self._after_hours(event)
             out += self._travel(event)
         elif kind == "denied":

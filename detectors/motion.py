@@ -122,6 +122,17 @@ class _Geometry:
     zone_min_pixels: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class _Moving:
+    """What moves in one frame: every large blob, and the confirmed ones reported."""
+
+    moving: Mask
+    moving_pixels: int
+    reported: Mask
+    reported_pixels: int
+    boxes: list[Box]
+
+
 class FrameDiffMotionDetector:
     """Motion detector for one camera; feed it that camera's frames in order.
 
@@ -183,9 +194,7 @@ class FrameDiffMotionDetector:
             self._calibrating > 0 or self._rising or self.frames % cfg.stats_every == 0
         )
         if measure:
-            low, high = _contrast_limits(luma)
-            self._low += self._contrast_rate * (low - self._low)
-            self._high += self._contrast_rate * (high - self._high)
+            self._follow_contrast(luma)
         current = self._stretch(raw)
         diff = cv2.absdiff(current, cv2.convertScaleAbs(bg))
         threshold = max(float(cfg.threshold), cfg.noise_factor * self._noise)
@@ -193,78 +202,117 @@ class FrameDiffMotionDetector:
         changed_pixels = cv2.countNonZero(changed)
         changed_fraction = changed_pixels / changed.size
         if measure and (self._calibrating > 0 or changed_fraction < 0.25):
-            # Robust noise sigma from the median difference, learned only while most
-            # of the picture is still; a plain mean over the first frames after a
-            # restart, so a noisy camera never starts unguarded.
-            noise = _median(diff) * 1.4826
-            self._noise_samples += 1
-            # Noise that grows (rain or snow setting in, gain rising at dusk) is followed
-            # quickly, or the lagging threshold lets it through as motion meanwhile.
-            self._rising = noise > 1.2 * self._noise + 0.5  # measure the next frame too
-            usual = self._noise_rise_rate if noise > self._noise else self._noise_rate
-            rate = max(usual, 1.0 / self._noise_samples)
-            self._noise += rate * (noise - self._noise)
-        if changed_fraction < cfg.recalibrate_fraction:
-            self._global_run = 0
-        elif self._global_run >= cfg.max_global_frames or self._is_lighting(raw, raw_bg):
+            self._estimate_noise(diff)
+        if self._global_change(changed_fraction, raw, raw_bg):
             # Lights or exposure changed the whole picture: start again from this frame.
             self.recalibrations += 1
             self._restart(raw, *_contrast_limits(luma))
             return _quiet(geometry, calibrating=True)
-        else:
-            self._global_run += 1
         if self._calibrating > 0:
-            # A plain mean of the calibration frames: the new background starts with
-            # as little of any single frame's noise as possible.
-            seen = cfg.calibration_frames - self._calibrating + 2
-            self._calibrating -= 1
-            cv2.accumulateWeighted(current, bg, 1.0 / seen)
-            cv2.accumulateWeighted(raw, raw_bg, 1.0 / seen)
+            self._calibrate(current, raw, bg, raw_bg)
             return _quiet(geometry, calibrating=True)
+        found = self._blobs(changed, changed_pixels, geometry)
+        self._learn(current, raw, bg, raw_bg, found.moving if found.moving_pixels else None)
+        return MotionResult(
+            boxes=tuple(found.boxes),
+            motion_fraction=found.reported_pixels / geometry.active_pixels,
+            calibrating=False,
+            zone_fractions=_zone_fractions(found, geometry),
+        )
 
-        boxes: list[Box]
+    # -- the steps of one frame ----------------------------------------------------------
+
+    def _follow_contrast(self, luma: Mask) -> None:
+        """Move the averaged contrast limits towards this frame's."""
+        low, high = _contrast_limits(luma)
+        self._low += self._contrast_rate * (low - self._low)
+        self._high += self._contrast_rate * (high - self._high)
+
+    def _estimate_noise(self, diff: Mask) -> None:
+        """Update the camera's noise level from one difference image.
+
+        Robust noise sigma from the median difference, learned only while most of the
+        picture is still (the caller checks); a plain mean over the first frames after a
+        restart, so a noisy camera never starts unguarded.
+        """
+        noise = _median(diff) * 1.4826
+        self._noise_samples += 1
+        # Noise that grows (rain or snow setting in, gain rising at dusk) is followed
+        # quickly, or the lagging threshold lets it through as motion meanwhile.
+        self._rising = noise > 1.2 * self._noise + 0.5  # measure the next frame too
+        usual = self._noise_rise_rate if noise > self._noise else self._noise_rate
+        rate = max(usual, 1.0 / self._noise_samples)
+        self._noise += rate * (noise - self._noise)
+
+    def _global_change(self, changed_fraction: float, raw: Mask, raw_bg: FloatImage) -> bool:
+        """Whether this frame changed the whole picture in a way to recalibrate from.
+
+        A global change that looks like light does at once; one that does not is reported
+        as motion for ``max_global_frames`` frames first.
+        """
+        cfg = self.config
+        if changed_fraction < cfg.recalibrate_fraction:
+            self._global_run = 0
+            return False
+        if self._global_run >= cfg.max_global_frames or self._is_lighting(raw, raw_bg):
+            return True
+        self._global_run += 1
+        return False
+
+    def _calibrate(self, current: Mask, raw: Mask, bg: FloatImage, raw_bg: FloatImage) -> None:
+        """Add one calibration frame to the new background.
+
+        A plain mean of the calibration frames: the new background starts with as little
+        of any single frame's noise as possible.
+        """
+        seen = self.config.calibration_frames - self._calibrating + 2
+        self._calibrating -= 1
+        cv2.accumulateWeighted(current, bg, 1.0 / seen)
+        cv2.accumulateWeighted(raw, raw_bg, 1.0 / seen)
+
+    def _blobs(self, changed: Mask, changed_pixels: int, geometry: _Geometry) -> _Moving:
+        """From the changed pixels to the moving blobs and the confirmed ones."""
+        cfg = self.config
         if changed_pixels == 0:
             # Nothing changed: nothing can move (the usual frame of a quiet scene).
-            moving = reported = changed
-            boxes, moving_pixels, reported_pixels = [], 0, 0
             self._previous = None
-        else:
-            if geometry.masked:
-                changed = cv2.bitwise_and(changed, geometry.active)
-            if cfg.open_size > 1:
-                # Opening first: thin streaks (rain, snow, a cable in the wind) vanish,
-                # anything wider than the kernel keeps its shape.
-                changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, self._open_kernel)
-            moving = cv2.dilate(changed, self._kernel) if cfg.dilate_iterations > 0 else changed
-            moving, blobs = self._keep_large(moving, changed, geometry)
-            moving_pixels = cv2.countNonZero(moving) if blobs else 0
-            reported, boxes = self._confirmed(moving, blobs, geometry)
-            reported_pixels = cv2.countNonZero(reported) if boxes else 0
-        # Every blob (confirmed or not) is learned slowly into the background, so the
-        # first frame of a mover does not bleed into it.
-        if moving_pixels:
-            still = cv2.bitwise_not(moving)
-            cv2.accumulateWeighted(current, bg, cfg.alpha, mask=still)
-            cv2.accumulateWeighted(raw, raw_bg, cfg.alpha, mask=still)
-            if cfg.alpha_moving > 0:
-                cv2.accumulateWeighted(current, bg, cfg.alpha_moving, mask=moving)
-                cv2.accumulateWeighted(raw, raw_bg, cfg.alpha_moving, mask=moving)
-        else:
+            return _Moving(moving=changed, moving_pixels=0, reported=changed,
+                           reported_pixels=0, boxes=[])
+        if geometry.masked:
+            changed = cv2.bitwise_and(changed, geometry.active)
+        if cfg.open_size > 1:
+            # Opening first: thin streaks (rain, snow, a cable in the wind) vanish,
+            # anything wider than the kernel keeps its shape.
+            changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, self._open_kernel)
+        moving = cv2.dilate(changed, self._kernel) if cfg.dilate_iterations > 0 else changed
+        moving, blobs = self._keep_large(moving, changed, geometry)
+        moving_pixels = cv2.countNonZero(moving) if blobs else 0
+        reported, boxes = self._confirmed(moving, blobs, geometry)
+        reported_pixels = cv2.countNonZero(reported) if boxes else 0
+        return _Moving(moving=moving, moving_pixels=moving_pixels, reported=reported,
+                       reported_pixels=reported_pixels, boxes=boxes)
+
+    def _learn(self, current: Mask, raw: Mask, bg: FloatImage, raw_bg: FloatImage,
+               moving: Mask | None) -> None:
+        """Learn the frame into the background: slowly under ``moving`` pixels.
+
+        Every blob (confirmed or not) is learned slowly, so the first frame of a mover
+        does not bleed into the background.
+        """
+        cfg = self.config
+        if moving is None:
             # Nothing moves: the same updates without the (all-255, all-0) masks.
             cv2.accumulateWeighted(current, bg, cfg.alpha)
             cv2.accumulateWeighted(raw, raw_bg, cfg.alpha)
-        active_pixels = geometry.active_pixels
-        zones: dict[str, float] = {}
-        for name, zmask in geometry.zone_masks.items():
-            inside = cv2.countNonZero(cv2.bitwise_and(reported, zmask)) if reported_pixels else 0
-            enough = inside > 0 and inside >= geometry.zone_min_pixels[name]
-            zones[name] = inside / max(1, geometry.zone_pixels[name]) if enough else 0.0
-        return MotionResult(
-            boxes=tuple(boxes),
-            motion_fraction=reported_pixels / active_pixels,
-            calibrating=False,
-            zone_fractions=zones,
-        )
+            return
+        still = cv2.bitwise_not(moving)
+        cv2.accumulateWeighted(current, bg, cfg.alpha, mask=still)
+        cv2.accumulateWeighted(raw, raw_bg, cfg.alpha, mask=still)
+        if cfg.alpha_moving > 0:
+            cv2.accumulateWeighted(current, bg, cfg.alpha_moving, mask=moving)
+            cv2.accumulateWeighted(raw, raw_bg, cfg.alpha_moving, mask=moving)
+
+    # -- state ---------------------------------------------------------------------------
 
     def _restart(self, raw: Mask, low: float, high: float) -> None:
         self._low, self._high = low, high
@@ -412,6 +460,17 @@ def _iterated(kernel: Mask, iterations: int) -> Mask:
     canvas[canvas.shape[0] // 2, canvas.shape[1] // 2] = 1
     combined: Mask = cv2.dilate(canvas, kernel, iterations=n)
     return combined
+
+
+def _zone_fractions(found: _Moving, geometry: _Geometry) -> dict[str, float]:
+    """Each zone's reported fraction, 0.0 below the zone's smallest area."""
+    zones: dict[str, float] = {}
+    for name, zmask in geometry.zone_masks.items():
+        inside = (cv2.countNonZero(cv2.bitwise_and(found.reported, zmask))
+                  if found.reported_pixels else 0)
+        enough = inside > 0 and inside >= geometry.zone_min_pixels[name]
+        zones[name] = inside / max(1, geometry.zone_pixels[name]) if enough else 0.0
+    return zones
 
 
 def _quiet(geometry: _Geometry, calibrating: bool) -> MotionResult:

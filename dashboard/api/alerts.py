@@ -6,8 +6,6 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import redis
@@ -20,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from compoundeye import names
 from compoundeye.store import Alert, AlertFilter, InvalidTransitionError, NotFoundError
 from dashboard.audit import record_audit
-from dashboard.clips import ClipError
+from dashboard.clip_response import serve_clip
 from dashboard.deps import OperatorDep, StateDep, client_ip
 from dashboard.state import AppState
 from dashboard.validation import ID_RE_TEXT, STREAM_ID_RE, check_window, safe_child
@@ -246,15 +244,3 @@ async def clip(state: StateDep, _caller: OperatorDep, alert_id: AlertId,
     if chosen not in alert.cameras:
         raise HTTPException(404, detail=f"camera {chosen} is not linked to this alert")
     return await serve_clip(state, chosen, alert.clip_start, alert.clip_end)
-
-
-async def serve_clip(state: AppState, camera: str, start: datetime, end: datetime
-                     ) -> FileResponse:
-    """The MP4 of a camera's window, remuxed (or taken from the cache)."""
-    try:
-        path, hit = await run_in_threadpool(state.clips.clip, camera, start, end)
-    except ClipError as exc:
-        raise HTTPException(exc.status, detail=exc.reason) from None
-    state.metrics.clip(hit)
-    return FileResponse(Path(path), media_type="video/mp4",
-                        headers={"Cache-Control": "private, max-age=600"})

@@ -14,7 +14,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from dashboard.audit import record_audit
 from dashboard.deps import InvestigatorDep, StateDep, client_ip
-from dashboard.export import (
+from dashboard.state import AppState
+from dashboard.validation import check_window
+from evidence import (
     ExportNotFoundError,
     ExportRefusedError,
     ExportRequest,
@@ -24,8 +26,6 @@ from dashboard.export import (
     export_dir,
     read_manifest,
 )
-from dashboard.state import AppState
-from dashboard.validation import check_window
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
 

@@ -9,11 +9,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import AwareDatetime, ValidationError
 
-from dashboard.api.alerts import serve_clip
+from dashboard.clip_response import serve_clip
 from dashboard.deps import InvestigatorDep, StateDep, client_ip
-from dashboard.export import Place, SearchError, record_search, search_coverage
-from dashboard.export.search import MAX_SEARCH_HOURS
 from dashboard.validation import ID_RE_TEXT, check_window
+from evidence import Place, SearchError, record_search, search_coverage
+from evidence.search import MAX_SEARCH_HOURS
 
 router = APIRouter(prefix="/api/recordings", tags=["recordings"])
 

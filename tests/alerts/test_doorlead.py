@@ -46,7 +46,7 @@ def test_two_processes_one_door_rules_leader_no_false_door_alerts(redis_client, 
         leader, other = (one, two) if one.doors.leading else (two, one)
         leader.doors.release()  # as at a clean stop
         leader.doors.leading = False
-        leader._next["lease"] = float("inf")  # and it does not come back
+        leader.chores["lease"].next_at = float("inf")  # and it does not come back
         wait_until(lambda: other.doors.leading, timeout=10)
         sink.add(ev(EventKind.DOOR_OPENED, "d2", later(t0, 1000)))  # no grant: forced
         wait_until(lambda: store.alerts.list(), timeout=10)

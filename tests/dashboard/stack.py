@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from compoundeye.services import ServiceSet, free_port
 from dashboard.auth.roles import Role
 from dashboard.auth.tokens import add_token
-from tests.dashboard.export.conftest import record_segments
+from tests.evidence.conftest import record_segments
 
 STACK_SITE = {
     "name": "browser test compound",

@@ -76,9 +76,8 @@ def test_open_without_grant_is_forced_and_clears_on_close(engine):
     [
         ("granted", 5.0, False),  # exactly at the grace window: still covered
         ("granted", 5.001, True),  # just past it
-        ("exit_request", 5.0, False),
-        ("exit_request", 0.0, False),
-        ("exit_request", 6.0, True),
+        ("granted", 0.0, False),
+        ("granted", 6.0, True),
     ],
 )
 def test_forced_grace_window_boundary(engine, permit, gap, forced):

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from compoundeye.store import NewAlert, Store
 from tests.dashboard.conftest import bearer
-from tests.dashboard.export.conftest import record_segments
+from tests.evidence.conftest import record_segments
 
 pytestmark = pytest.mark.timeout(180)
 T0 = datetime(2026, 11, 3, 21, 40, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from compoundeye.timeutil import to_rfc3339
-from dashboard.export.search import CameraCoverage, Place
+from evidence.search import CameraCoverage, Place
 
 log = logging.getLogger(__name__)
 

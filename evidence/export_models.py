@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from compoundeye.site.models import is_valid_id
-from dashboard.export.search import Place
+from evidence.search import Place
 
 _EXPORT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -10,7 +10,7 @@ import yaml
 
 from compoundeye.cli import main
 from compoundeye.store import Store
-from tests.dashboard.export.conftest import EXPORT_SITE
+from tests.evidence.conftest import EXPORT_SITE
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from typing import IO
 
 from pydantic import BaseModel, ValidationError
 
-from dashboard.export.manifest import MANIFEST_NAME, FileEntry, Manifest
-from dashboard.export.manifest import read_manifest as _read_manifest
+from evidence.manifest import MANIFEST_NAME, FileEntry, Manifest
+from evidence.manifest import read_manifest as _read_manifest
 
 CHUNK = 1 << 20
 

@@ -14,10 +14,10 @@ import pytest
 
 from compoundeye.recordings import segment_path
 from compoundeye.site.models import Site
-from dashboard.export.exporter import Exporter
-from dashboard.export.manifest import MANIFEST_NAME, read_manifest
-from dashboard.export.models import ExportRefusedError, ExportRequest, new_export_id
-from tests.dashboard.export.conftest import FPS, GOP_SECONDS, T0
+from evidence.export_models import ExportRefusedError, ExportRequest, new_export_id
+from evidence.exporter import Exporter
+from evidence.manifest import MANIFEST_NAME, read_manifest
+from tests.evidence.conftest import FPS, GOP_SECONDS, T0
 
 
 def _sha(path: Path) -> str:
@@ -148,8 +148,8 @@ def test_unknown_camera_is_refused(export_site: Site, data_dir: Path) -> None:
 def test_segment_removed_during_export_becomes_a_gap(export_site: Site, data_dir: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Retention may delete a segment between the readable check and the copy."""
-    import dashboard.export.exporter as exporter_module
-    from dashboard.export.segments import select as real_select
+    import evidence.exporter as exporter_module
+    from evidence.segments import select as real_select
 
     victim = segment_path(data_dir / "recordings", "cam-door", T0 + timedelta(seconds=20))
 
@@ -170,7 +170,7 @@ def test_segment_removed_during_export_becomes_a_gap(export_site: Site, data_dir
 def test_a_stop_request_cancels_the_export(export_site: Site, data_dir: Path) -> None:
     import threading
 
-    from dashboard.export.exporter import ExportCancelledError
+    from evidence.exporter import ExportCancelledError
 
     stop = threading.Event()
     stop.set()
@@ -181,7 +181,7 @@ def test_a_stop_request_cancels_the_export(export_site: Site, data_dir: Path) ->
 
 
 def test_mp4_duration_needs_a_moov_box() -> None:
-    from dashboard.export.exporter import mp4_duration
+    from evidence.exporter import mp4_duration
 
     assert mp4_duration(b"") is None
     assert mp4_duration(b"\x00\x00\x00\x10ftypisom\x00\x00\x00\x00") is None

@@ -4,25 +4,23 @@ several cameras) a stored zip for download. Nothing is ever re-encoded."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO
 
 from compoundeye.recordings import gaps as find_gaps
 from compoundeye.site.models import Camera, Site
 from compoundeye.timeutil import to_rfc3339, utcnow
-from dashboard.export.manifest import (
+from evidence.export_models import ExportRefusedError, ExportRequest
+from evidence.manifest import (
     MANIFEST_NAME,
     CameraEntry,
     FileEntry,
@@ -37,9 +35,8 @@ from dashboard.export.manifest import (
     start_ffmpeg_version,
     write_manifest,
 )
-from dashboard.export.models import ExportRefusedError, ExportRequest
-from dashboard.export.segments import (
-    BadSegment,
+from evidence.remux import remux_segments
+from evidence.segments import (
     Selection,
     StartPoint,
     explain_gaps,
@@ -128,27 +125,6 @@ def probe_duration(path: Path) -> float:
         return float(proc.stdout.decode().strip() or 0.0)
     except (OSError, subprocess.TimeoutExpired, ValueError):
         return 0.0
-
-
-class _Feed:
-    """The ffmpeg remux's stdin; stops feeding quietly once ffmpeg has all it wants."""
-
-    def __init__(self, sink: IO[bytes]) -> None:
-        self.sink = sink
-        self.open = True
-
-    def write(self, data: memoryview | bytes) -> None:
-        if not self.open:
-            return
-        try:
-            self.sink.write(data)
-        except (BrokenPipeError, ValueError):
-            self.open = False
-
-    def close(self) -> None:
-        with contextlib.suppress(BrokenPipeError):
-            self.sink.close()
-        self.open = False
 
 
 class Exporter:
@@ -243,40 +219,34 @@ class Exporter:
         name = f"{camera.id}_{stamp(request.start)}"
         master_path, mp4_path = folder / f"{name}_master.ts", folder / f"{name}.mp4"
         first = start_point(chosen.segments[0], request.start)
-        duration = (request.end - first.wallclock).total_seconds()
-        with tempfile.TemporaryFile() as errors:
-            proc = subprocess.Popen(
-                self._remux_command(camera, first.wallclock, duration, mp4_path),
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
-            try:
-                assert proc.stdin is not None
-                feed = _Feed(proc.stdin)
-                if first.prefix:
-                    feed.write(first.prefix)
-                segments, master, vanished = self._copy(chosen, master_path, feed,
-                                                        first.offset, advance, camera.id)
-                feed.close()
-                code = proc.wait(timeout=FFMPEG_TIMEOUT_SECONDS)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-            errors.seek(0)
-            stderr = errors.read().decode("utf-8", "replace").strip()
+        master_hash = hashlib.sha256()
+        phase = f"copying {camera.id}"
+        with master_path.open("xb") as master:
+            remuxed = remux_segments(
+                chosen.segments, first, mp4_path, (request.end - first.wallclock).total_seconds(),
+                timeout=FFMPEG_TIMEOUT_SECONDS, ffmpeg=self.ffmpeg,
+                metadata=self._remux_metadata(camera, first.wallclock), chunk=self.chunk,
+                taps=(master.write, master_hash.update), hash_segments=True,
+                progress=lambda n: advance(n, phase))
+        code, stderr, vanished = remuxed.code, remuxed.stderr, remuxed.vanished
         copied = [s for s in chosen.segments if s.path not in {v.segment.path for v in vanished}]
         if vanished:  # removed or unreadable between the check and the copy
             base.gaps = [GapEntry(start=g.start, end=g.end, seconds=g.seconds, reason=g.reason)
                          for g in explain_gaps(find_gaps(copied, request.start, request.end),
                                                [*chosen.bad, *vanished])]
-        base.segments = segments
+        base.segments = [SegmentEntry(
+            path=r.segment.path.relative_to(self.recordings_root).as_posix(),
+            start=r.segment.start, end=r.segment.end, size=r.size, sha256=r.sha256)
+            for r in remuxed.segments]
         if not copied:
             master_path.unlink(missing_ok=True)
             mp4_path.unlink(missing_ok=True)
             base.note = "no usable recording in the window"
             return base
-        base.master = MasterFile(path=f"{camera.id}/{master_path.name}", size=master[0],
-                                 sha256=master[1], start=copied[0].start,
-                                 end=copied[-1].end, segments=len(segments))
+        base.master = MasterFile(path=f"{camera.id}/{master_path.name}",
+                                 size=sum(r.size for r in remuxed.segments),
+                                 sha256=master_hash.hexdigest(), start=copied[0].start,
+                                 end=copied[-1].end, segments=len(base.segments))
         if copied[0] is not chosen.segments[0]:  # the cut segment vanished: no cut made
             first = StartPoint(0, b"", copied[0].start, keyframe_forced=False)
         base.actual_start = first.wallclock
@@ -304,60 +274,12 @@ class Exporter:
         base.note = "; ".join(notes) or None
         return base
 
-    def _remux_command(self, camera: Camera, start: datetime, duration: float,
-                       out: Path) -> list[str]:
+    @staticmethod
+    def _remux_metadata(camera: Camera, start: datetime) -> dict[str, str]:
         comment = (f"compoundeye camera={camera.id} wallclock_start={to_rfc3339(start)} "
                    f"(stream copy of the master, never re-encoded)")
-        return [self.ffmpeg, "-hide_banner", "-nostdin", "-v", "error",
-                "-f", "mpegts", "-i", "pipe:0", "-t", f"{max(duration, 0.001):.3f}",
-                "-map", "0:v?", "-map", "0:a?", "-c", "copy",
-                "-movflags", "+faststart",
-                "-metadata", f"creation_time={to_rfc3339(start)}",
-                "-metadata", f"comment={comment}",
-                "-metadata", f"title={camera.id} {to_rfc3339(start)}",
-                "-f", "mp4", "-y", str(out)]
-
-    def _copy(self, chosen: Selection, master_path: Path, feed: _Feed, skip: int,
-              advance: Callable[[int, str], None], camera_id: str
-              ) -> tuple[list[SegmentEntry], tuple[int, str], list[BadSegment]]:
-        """One pass over the source bytes: hash each segment and the master, write the
-        master, and feed the remux (from ``skip`` bytes into the first segment). A segment
-        that can no longer be opened is returned as vanished, not raised."""
-        master_hash = hashlib.sha256()
-        buf = bytearray(self.chunk)
-        view = memoryview(buf)
-        entries: list[SegmentEntry] = []
-        vanished: list[BadSegment] = []
-        total = 0
-        phase = f"copying {camera_id}"
-        with master_path.open("xb") as master:
-            for index, seg in enumerate(chosen.segments):
-                digest = hashlib.sha256()
-                size = 0
-                # only the first segment is cut at the keyframe start_point chose
-                cut = skip if index == 0 else 0
-                try:
-                    fd = os.open(seg.path, os.O_RDONLY | os.O_NOFOLLOW)
-                except OSError as exc:
-                    vanished.append(BadSegment(seg, f"unreadable at copy: {exc.strerror}"))
-                    continue
-                with os.fdopen(fd, "rb", buffering=0) as source:
-                    while n := source.readinto(buf):
-                        chunk = view[:n]
-                        digest.update(chunk)
-                        master_hash.update(chunk)
-                        master.write(chunk)
-                        if size >= cut:
-                            feed.write(chunk)
-                        elif size + n > cut:
-                            feed.write(chunk[cut - size:])
-                        size += n
-                        advance(n, phase)
-                total += size
-                entries.append(SegmentEntry(
-                    path=seg.path.relative_to(self.recordings_root).as_posix(),
-                    start=seg.start, end=seg.end, size=size, sha256=digest.hexdigest()))
-        return entries, (total, master_hash.hexdigest()), vanished
+        return {"creation_time": to_rfc3339(start), "comment": comment,
+                "title": f"{camera.id} {to_rfc3339(start)}"}
 
     def _zip(self, directory: Path, manifest: Manifest, export_id: str) -> Path:
         """A stored (uncompressed) zip of the manifest and every camera folder."""

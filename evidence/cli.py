@@ -20,11 +20,11 @@ from compoundeye.recordings import UnsafePathError
 from compoundeye.settings import Settings
 from compoundeye.site import SiteConfigError, load_site
 from compoundeye.timeutil import parse_rfc3339, to_rfc3339
-from dashboard.export.audit import AuditLog, LogAudit, record_search
-from dashboard.export.jobs import ExportManager
-from dashboard.export.models import ExportRefusedError, ExportRequest, ExportState
-from dashboard.export.search import Place, SearchError, search_coverage
-from dashboard.export.verify import verify_export
+from evidence.audit import AuditLog, LogAudit, record_search
+from evidence.export_jobs import ExportManager
+from evidence.export_models import ExportRefusedError, ExportRequest, ExportState
+from evidence.search import Place, SearchError, search_coverage
+from evidence.verify import verify_export
 
 log = logging.getLogger(__name__)
 CLI_ROLE = "cli"

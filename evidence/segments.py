@@ -70,11 +70,6 @@ class Selection:
     def total_bytes(self) -> int:
         return sum(self.sizes)
 
-    @property
-    def covered_seconds(self) -> float:
-        window = (self.end - self.start).total_seconds()
-        return max(0.0, window - sum(g.seconds for g in self.gaps))
-
 
 def segment_problem(path: Path, *, want_size: bool = True) -> tuple[int, str | None]:
     """The segment's size and why it cannot be used (None when it looks like MPEG-TS).

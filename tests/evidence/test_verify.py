@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from compoundeye.site.models import Site
-from dashboard.export import cli
-from dashboard.export.exporter import Exporter, ExportResult
-from dashboard.export.manifest import MANIFEST_NAME
-from dashboard.export.models import ExportRequest, new_export_id
-from dashboard.export.verify import FileStatus, verify_export
-from tests.dashboard.export.conftest import T0
+from evidence import cli
+from evidence.export_models import ExportRequest, new_export_id
+from evidence.exporter import Exporter, ExportResult
+from evidence.manifest import MANIFEST_NAME
+from evidence.verify import FileStatus, verify_export
+from tests.evidence.conftest import T0
 
 
 @pytest.fixture

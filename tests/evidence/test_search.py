@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from compoundeye.recordings import UnsafePathError, segment_path
 from compoundeye.site.models import Site
-from dashboard.export.search import CameraCoverage, Place, SearchError, haversine_m, search_coverage
-from dashboard.export.segments import select
-from tests.dashboard.export.conftest import DOOR_LAT, DOOR_LON, T0, offset
+from evidence.search import CameraCoverage, Place, SearchError, haversine_m, search_coverage
+from evidence.segments import select
+from tests.evidence.conftest import DOOR_LAT, DOOR_LON, T0, offset
 
 
 def _ids(results: list[CameraCoverage]) -> set[str]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from dashboard.export.models import ExportNotFoundError, ExportRequest, export_dir, new_export_id
-from tests.dashboard.export.conftest import T0
+from evidence.export_models import ExportNotFoundError, ExportRequest, export_dir, new_export_id
+from tests.evidence.conftest import T0
 
 
 def _request(**changes: object) -> ExportRequest:

@@ -14,10 +14,8 @@ from typing import Any
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.timeutil import to_rfc3339, utcnow
-from dashboard.export.audit import AuditLog, ExportRecords, LogAudit
-from dashboard.export.exporter import Exporter, ExportResult
-from dashboard.export.manifest import MANIFEST_NAME, read_manifest
-from dashboard.export.models import (
+from evidence.audit import AuditLog, ExportRecords, LogAudit
+from evidence.export_models import (
     ExportLimits,
     ExportNotFoundError,
     ExportRefusedError,
@@ -27,6 +25,8 @@ from dashboard.export.models import (
     export_dir,
     new_export_id,
 )
+from evidence.exporter import Exporter, ExportResult
+from evidence.manifest import MANIFEST_NAME, read_manifest
 
 log = logging.getLogger(__name__)
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from compoundeye.recordings import Segment, segment_path
-from dashboard.export.segments import (
+from evidence.segments import (
     TS_PACKET,
     psi_prefix,
     segment_problem,
     start_point,
     video_keyframes,
 )
-from tests.dashboard.export.conftest import GOP_SECONDS, T0
+from tests.evidence.conftest import GOP_SECONDS, T0
 
 
 def _first(recorded: Path) -> Segment:

@@ -11,7 +11,7 @@ from typing import Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from compoundeye.site.models import Camera, Location, Site, is_valid_id
-from dashboard.export.segments import select
+from evidence.segments import select
 
 EARTH_RADIUS_M = 6_371_008.8
 DEFAULT_RADIUS_M = 50.0

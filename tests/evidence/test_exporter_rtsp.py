@@ -18,9 +18,9 @@ import pytest
 
 from compoundeye.recordings import covered, gaps, list_segments
 from compoundeye.site.models import Site
-from dashboard.export.exporter import Exporter, ExportResult
-from dashboard.export.models import ExportRequest, new_export_id
-from dashboard.export.verify import verify_export
+from evidence.export_models import ExportRequest, new_export_id
+from evidence.exporter import Exporter, ExportResult
+from evidence.verify import verify_export
 from ingest.recorder import Recorder
 
 pytestmark = [pytest.mark.slow]

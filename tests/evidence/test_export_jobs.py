@@ -10,16 +10,16 @@ import pytest
 
 from compoundeye.site.models import Site
 from compoundeye.store import Store
-from dashboard.export.jobs import ExportManager
-from dashboard.export.models import (
+from evidence.export_jobs import ExportManager
+from evidence.export_models import (
     ExportLimits,
     ExportNotFoundError,
     ExportRefusedError,
     ExportRequest,
     ExportState,
 )
-from dashboard.export.verify import verify_export
-from tests.dashboard.export.conftest import T0
+from evidence.verify import verify_export
+from tests.evidence.conftest import T0
 
 
 @pytest.fixture

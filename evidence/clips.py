@@ -2,16 +2,16 @@
 
 The covering segments' bytes are concatenated (MPEG-TS concatenates by bytes) and remuxed
 by stream copy, trimmed to the window, with ``+faststart`` so the browser can start
-playing at once. The result is cached under ``CE_DATA_DIR/cache/clips`` by a key that
-names the camera, the window and the exact segments (name and size), so a segment that
-grows or a new one that lands gives a new clip.
+playing at once: the same join and remux as the evidence export (:mod:`evidence.remux`).
+The result is cached under ``CE_DATA_DIR/cache/clips`` by a key that names the camera,
+the window and the exact segments (name and size), so a segment that grows or a new one
+that lands gives a new clip.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -19,7 +19,8 @@ from datetime import datetime
 from pathlib import Path
 
 from compoundeye.recordings import Segment
-from dashboard.export.segments import select, start_point
+from evidence.remux import remux_segments
+from evidence.segments import select, start_point
 
 log = logging.getLogger(__name__)
 
@@ -87,31 +88,17 @@ class ClipCache:
         first = start_point(segments[0], start)
         duration = (min(end, segments[-1].end) - first.wallclock).total_seconds()
         with tempfile.TemporaryDirectory(dir=self._cache, prefix=".clip-") as work:
-            joined = Path(work) / "joined.ts"
-            with joined.open("wb") as out:
-                out.write(first.prefix)
-                for index, seg in enumerate(segments):
-                    try:
-                        with seg.path.open("rb") as handle:
-                            if index == 0:
-                                handle.seek(first.offset)
-                            shutil.copyfileobj(handle, out, 1 << 20)
-                    except FileNotFoundError:
-                        log.warning("segment %s vanished while making a clip", seg.path)
             partial = Path(work) / "clip.mp4"
-            command = [
-                "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-                "-f", "mpegts", "-i", str(joined), "-t", f"{max(duration, 0.1):.3f}",
-                "-map", "0:v?", "-map", "0:a?", "-c", "copy",
-                "-movflags", "+faststart", "-f", "mp4", str(partial),
-            ]
             try:
-                result = subprocess.run(command, capture_output=True, check=False,
+                result = remux_segments(segments, first, partial, max(duration, 0.1),
                                         timeout=FFMPEG_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired as exc:
                 raise ClipError(503, "ffmpeg took too long to remux the clip") from exc
-            if result.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
-                message = result.stderr.decode("utf-8", "replace").strip()[-300:]
+            for gone in result.vanished:
+                log.warning("segment %s vanished while making a clip (%s)",
+                            gone.segment.path, gone.reason)
+            if result.code != 0 or not partial.is_file() or partial.stat().st_size == 0:
+                message = result.stderr[-300:]
                 log.warning("remux failed for %s: %s", target.name, message)
                 raise ClipError(422, f"recorded segments could not be remuxed: {message}")
             partial.replace(target)

@@ -1,0 +1,22 @@
+"""The alert rules, in the order their intents come out for one event.
+
+Adding a rule is adding its class (in the module of its family) and one line here.
+"""
+
+from __future__ import annotations
+
+from alerts.rules.activity import ActivityAnomalyEvents, ActivityBaselineRule
+from alerts.rules.base import AlertRule
+from alerts.rules.cameras import CameraOffline, CameraTamper
+from alerts.rules.doors import DoorOffline, DoorStateRules
+from alerts.rules.motion import ArmedZoneMotion
+
+RULES: tuple[type[AlertRule], ...] = (
+    DoorStateRules,
+    DoorOffline,
+    CameraOffline,
+    CameraTamper,
+    ActivityBaselineRule,  # before the armed zone: a motion.start's anomalies come first
+    ArmedZoneMotion,
+    ActivityAnomalyEvents,
+)
