@@ -264,25 +264,30 @@ def _health_quality(quick: bool) -> dict[str, Any]:
         return tamper_quality(folders, Path(tmp))
 
 
-def memory_child(urls: list[str], settle: float) -> dict[str, Any]:
-    """In a fresh process: RSS before and after ``len(urls)`` live pipelines (no recorder)."""
+def memory_child(urls: list[str], settle: float, health: bool = False) -> dict[str, Any]:
+    """In a fresh process: RSS before and after ``len(urls)`` live pipelines (no recorder),
+    full rate (OpenCV's reader) or in health mode (the packet reader)."""
     import psutil
 
+    from compoundeye.site.models import HealthMode
     from ingest.camera import CameraPipeline
     from ingest.reader import configure_ffmpeg_capture
 
     configure_ffmpeg_capture()
     proc = psutil.Process()
+    wanted = 2 if health else 5  # frames processed: health mode sees a keyframe in 4 s
     with tempfile.TemporaryDirectory(prefix="ce-bench-mem-") as tmp:
-        pipes = [CameraPipeline(_camera(i, url), lambda _e: None, Path(tmp))
+        pipes = [CameraPipeline(_camera(i, url), lambda _e: None, Path(tmp),
+                                health=HealthMode() if health else None,
+                                mode="health" if health else "full")
                  for i, url in enumerate(urls)]
         before = proc.memory_info().rss
         for pipe in pipes:
             pipe.start()
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not all(p.stats.processed > 5 for p in pipes):
+        while time.monotonic() < deadline and not all(p.stats.processed > wanted for p in pipes):
             time.sleep(0.2)
-        live = sum(1 for p in pipes if p.stats.processed > 5)
+        live = sum(1 for p in pipes if p.stats.processed > wanted)
         time.sleep(settle)
         after = proc.memory_info().rss
         threads = proc.num_threads()
@@ -300,22 +305,28 @@ def _memory(quick: bool) -> dict[str, Any]:
     except ImportError as exc:
         return {"memory_error": f"RTSP simulator not available: {exc}"}
     count = 32
+    code = ("import json, sys; from bench.decode import memory_child; "
+            "print(json.dumps(memory_child(json.loads(sys.argv[1]), float(sys.argv[2]), "
+            "sys.argv[3] == 'health')))")
+    results: dict[str, Any] = {}
     with RtspSimulator(cameras=count) as sim:
         urls = [sim.url(cam, "sub") for cam in sorted(sim.cameras)[:count]]
-        code = ("import json, sys; from bench.decode import memory_child; "
-                "print(json.dumps(memory_child(json.loads(sys.argv[1]), float(sys.argv[2]))))")
-        out = subprocess.run([sys.executable, "-c", code, json.dumps(urls),
-                              "3" if quick else "10"], capture_output=True, text=True,
-                             timeout=180, cwd=ROOT, check=False)
-    if out.returncode != 0:
-        return {"memory_error": out.stderr[-2000:]}
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+        for mode in ("full", "health"):
+            out = subprocess.run([sys.executable, "-c", code, json.dumps(urls),
+                                  "3" if quick else "10", mode], capture_output=True,
+                                 text=True, timeout=180, cwd=ROOT, check=False)
+            if out.returncode != 0:
+                return {"memory_error": f"{mode}: {out.stderr[-2000:]}"}
+            results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+    result, health = results["full"], results["health"]
     return {
         "memory_cameras": result["cameras"], "memory_cameras_live": result["live"],
         "rss_per_camera_mb": round(result["per_camera_bytes"] / 2**20, 2),
         "rss_total_mb": round(result["rss_after"] / 2**20, 1),
         "rss_baseline_mb": round(result["rss_before"] / 2**20, 1),
         "memory_threads": result["threads"], "memory_target_mb": 30,
+        "health_mode_memory_cameras_live": health["live"],
+        "health_mode_rss_per_camera_mb": round(health["per_camera_bytes"] / 2**20, 2),
     }
 
 

@@ -366,18 +366,15 @@ def _edge_match(edges: Image, reference: npt.NDArray[np.float32], kernel: Image)
 def _cell_counts(maps: tuple[Image, ...], ch: int, cw: int) -> list[tuple[int, ...]]:
     """Per GRID x GRID cell of ``ch`` x ``cw`` pixels, the non-zero count of each 0/255 map.
 
-    One integral image per four maps (merged as channels) instead of a count per map and
-    cell: about a tenth of the OpenCV calls. Returns one tuple (a count per map) per cell.
+    Each map's cells summed at once by a reshape (rows and columns of a cell on their own
+    axes): exact, and under half the time of an integral image per group of maps. Returns
+    one tuple (a count per map) per cell.
     """
     per_map: list[list[int]] = []
-    for first in range(0, len(maps), 4):
-        group = maps[first : first + 4]
-        merged = cv2.merge(list(group)) if len(group) > 1 else group[0]
-        total = cv2.integral(merged, sdepth=cv2.CV_32S).reshape(
-            merged.shape[0] + 1, merged.shape[1] + 1, len(group))
-        corners = total[: GRID * ch + 1 : ch, : GRID * cw + 1 : cw].astype(np.int64)
-        sums = corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1]
-        per_map += (sums // 255).reshape(GRID * GRID, len(group)).T.tolist()
+    for m in maps:
+        cells = m[: GRID * ch, : GRID * cw].reshape(GRID, ch, GRID, cw)
+        sums = cells.sum(axis=(1, 3), dtype=np.int32) // 255
+        per_map.append(sums.reshape(-1).tolist())
     return list(zip(*per_map, strict=True))
 
 

@@ -171,7 +171,8 @@ class CameraPipeline:
         try:
             luma = detection_luma(frame)
             result = det.motion.detect(self._motion_input(item, luma))
-            findings = (det.tamper.update(full_range(luma, item.image), item.wall_ts)
+            findings = (det.tamper.update(keyframe_picture(frame, self._tamper_rows),
+                                          item.wall_ts)
                         if self._tamper_due(item.stream_ts) else [])
         except FrameError as exc:
             self.stats.frame_errors += 1
@@ -296,8 +297,9 @@ def full_range(luma: Frame, decoded: Frame) -> Frame:
 
 
 def keyframe_picture(image: Frame, rows: int) -> Frame:
-    """A health-mode keyframe as the tamper checks want it: shrunk to their ``rows``, then
-    expanded to full range (:func:`full_range`) when it is the decoder's own luma plane.
+    """A frame as the tamper checks want it (a health-mode keyframe, or the once-a-second
+    full-rate check): shrunk to their ``rows``, then expanded to full range
+    (:func:`full_range`) when it is the decoder's own luma plane.
 
     Shrinking first makes the table lookup a ninth of the work; it rounds the same values
     in the other order, a difference of at most one grey level.
