@@ -15,6 +15,8 @@ from typing import Any
 
 import redis
 
+from compoundeye.redis_text import text
+
 log = logging.getLogger(__name__)
 
 
@@ -25,10 +27,6 @@ class Entry:
     id: str
     fields: dict[bytes, bytes]
     deliveries: int = 1
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class GroupConsumer:
@@ -56,7 +54,7 @@ class GroupConsumer:
         out: list[Entry] = []
         for _stream, items in raw or []:
             for entry_id, fields in items:
-                out.append(Entry(_text(entry_id), dict(fields or {})))
+                out.append(Entry(text(entry_id), dict(fields or {})))
         return out
 
     def read_new(self, block_ms: int) -> list[Entry]:
@@ -82,10 +80,10 @@ class GroupConsumer:
                                         min_idle_time=min_idle_ms,
                                         start_id=self._claim_cursor, count=self.count)
         cursor, items = result[0], result[1]
-        deleted = [_text(i) for i in (result[2] if len(result) > 2 else [])]
-        self._claim_cursor = _text(cursor)
-        entries = [Entry(_text(i), dict(f)) for i, f in items if f]
-        deleted += [_text(i) for i, f in items if not f]
+        deleted = [text(i) for i in (result[2] if len(result) > 2 else [])]
+        self._claim_cursor = text(cursor)
+        entries = [Entry(text(i), dict(f)) for i, f in items if f]
+        deleted += [text(i) for i, f in items if not f]
         return self._with_deliveries(entries), deleted
 
     def _with_deliveries(self, entries: Sequence[Entry]) -> list[Entry]:
@@ -94,7 +92,7 @@ class GroupConsumer:
         pending = self.client.xpending_range(
             self.stream, self.group, min=entries[0].id, max=entries[-1].id,
             count=len(entries) * 2 + 10, consumername=self.consumer)
-        counts = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        counts = {text(p["message_id"]): int(p["times_delivered"]) for p in pending}
         return [Entry(e.id, e.fields, counts.get(e.id, 1)) for e in entries]
 
     def ack(self, ids: Sequence[str]) -> int:
@@ -112,7 +110,7 @@ class GroupConsumer:
         """
         gone: list[str] = []
         for info in self.client.xinfo_consumers(self.stream, self.group):
-            name = _text(info["name"])
+            name = text(info["name"])
             if name != self.consumer and int(info["pending"]) == 0 \
                     and int(info["idle"]) > idle_ms:
                 self.client.xgroup_delconsumer(self.stream, self.group, name)

@@ -41,6 +41,7 @@ from alerts.writer import ConflictError, apply_intents, publish_changes
 from compoundeye import names
 from compoundeye.bus import FieldT, connect, dead_letter
 from compoundeye.events import Event
+from compoundeye.redis_text import text_map
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.store import Store
@@ -357,8 +358,7 @@ class AlertService:
         except redis.RedisError as exc:
             log.warning("activity baseline of %s not loaded: %s", camera, exc)
             return {}
-        return {(k.decode() if isinstance(k, bytes) else str(k)):
-                (v.decode() if isinstance(v, bytes) else str(v)) for k, v in raw.items()}
+        return text_map(raw)
 
     def _save_activity(self) -> None:
         states = self.rules.activity.take_dirty()

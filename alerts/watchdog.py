@@ -13,7 +13,7 @@ import redis
 
 from alerts.dedupe import Intent
 from alerts.rules import RuleEngine
-from compoundeye import names
+from compoundeye.camera_status import CameraState, read_states
 
 SCAN_CHUNK = 1000
 
@@ -36,17 +36,14 @@ class CameraWatchdog:
         out: list[Intent] = []
         for start in range(0, len(cameras), SCAN_CHUNK):
             chunk = cameras[start:start + SCAN_CHUNK]
-            pipe = self.client.pipeline(transaction=False)
-            for camera in chunk:
-                pipe.hget(names.camera_status_key(camera), "status")
-            for camera, status in zip(chunk, pipe.execute(), strict=True):
-                state = status.decode() if isinstance(status, bytes) else status
+            for camera, state in zip(chunk, read_states(self.client, chunk), strict=True):
                 if state is None and camera not in self._flagged:
                     self._flagged.add(camera)
                     out.append(self.rules.open_intent(
                         "camera_offline", "camera", camera, now, None,
                         attrs={"reason": "status heartbeat stale (edge worker silent)"}))
-                elif state is not None and state != "offline" and camera in self._flagged:
+                elif (state is not None and state != CameraState.OFFLINE
+                      and camera in self._flagged):
                     self._flagged.discard(camera)
                     out.append(self.rules.resolve_intent("camera_offline", "camera", camera, now,
                                                    None, details={"by": "watchdog"}))

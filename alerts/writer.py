@@ -16,8 +16,8 @@ from datetime import datetime
 import redis
 from sqlalchemy.exc import IntegrityError
 
-from alerts.dedupe import Intent, Open, Resolve, coalesce, coalesced_event_ids
-from compoundeye import names
+from alerts.dedupe import Intent, Open, coalesce, coalesced_event_ids
+from compoundeye.alert_stream import publish_alert_changes
 from compoundeye.store import AlertChange, Store
 from compoundeye.store.batch import AlertBatch
 from compoundeye.timeutil import utcnow
@@ -71,17 +71,6 @@ def apply_intents(store: Store, intents: Sequence[Intent],
 
 
 def publish_changes(client: redis.Redis, changes: Sequence[AlertChange]) -> None:
-    """Append every change to ``ce:alerts`` for live screens (one round trip)."""
-    if not changes:
-        return
-    pipe = client.pipeline(transaction=False)
-    for change in changes:
-        pipe.xadd(names.ALERTS_STREAM, {names.ALERT_FIELD: change.to_json()},
-                  maxlen=names.STREAM_MAXLEN, approximate=True)
-    pipe.execute()
-
-
-def for_intents(intents: Sequence[Intent]) -> tuple[int, int]:
-    """(opens, resolves) in a list of intents, for logs and stats."""
-    opens = sum(1 for i in intents if isinstance(i, Open))
-    return opens, sum(1 for i in intents if isinstance(i, Resolve))
+    """Announce a committed batch on ``ce:alerts``; raises on Redis errors, so the service
+    keeps the batch unacknowledged (see :func:`compoundeye.alert_stream.publish_alert_changes`)."""
+    publish_alert_changes(client, changes)

@@ -43,6 +43,7 @@ import yaml
 from bench.runner import BenchResult
 from compoundeye import names
 from compoundeye.events import Event, EventKind, make_event
+from compoundeye.redis_text import text
 from compoundeye.services import ServiceSet
 from compoundeye.site.models import (
     Alerting,
@@ -132,7 +133,7 @@ def _group(client: redis.Redis, wanted: str = names.ALERTS_GROUP) -> dict[str, A
     try:
         for group in client.xinfo_groups(names.EVENTS_STREAM):
             name = group["name"]
-            if (name.decode() if isinstance(name, bytes) else name) == wanted:
+            if text(name) == wanted:
                 return dict(group)
     except redis.ResponseError:
         return None

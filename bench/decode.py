@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,23 @@ def _camera(i: int, url: str) -> Any:
                                   "location": {"building": "bench", "lat": 0.0, "lon": 0.0}})
 
 
+def _run_all(pipes: list[Any]) -> list[threading.Thread]:
+    """Each :class:`ingest.camera.CameraPipeline`'s ``run()`` on a thread of its own."""
+    threads = [threading.Thread(target=pipe.run, name=f"detect-{pipe.camera_id}", daemon=True)
+               for pipe in pipes]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _stop_all(pipes: list[Any], threads: list[threading.Thread], timeout: float) -> None:
+    """Stop every pipeline, then wait up to ``timeout`` seconds for each."""
+    for pipe in pipes:
+        pipe.stop()
+    for thread in threads:
+        thread.join(timeout)
+
+
 def _pipeline_round(path: Path, copies: int, frames: int, snapshots: Path) -> dict[str, float]:
     """Run ``copies`` pipelines over the file to its end; frames decoded per second."""
     from ingest.camera import CameraPipeline
@@ -100,8 +118,7 @@ def _pipeline_round(path: Path, copies: int, frames: int, snapshots: Path) -> di
              for i in range(copies)]
     cpu0 = time.process_time()
     started = time.perf_counter()
-    for pipe in pipes:
-        pipe.start()
+    threads = _run_all(pipes)
     try:
         while any(p.reader.stats.frames_in < frames for p in pipes):
             if any(p.reader.stats.open_failures for p in pipes):
@@ -112,10 +129,7 @@ def _pipeline_round(path: Path, copies: int, frames: int, snapshots: Path) -> di
             time.sleep(0.002)
         elapsed = time.perf_counter() - started
     finally:
-        for pipe in pipes:
-            pipe.stop()
-        for pipe in pipes:
-            pipe.join(5)
+        _stop_all(pipes, threads, 5)
     cpu = time.process_time() - cpu0
     decoded = sum(p.reader.stats.frames_in for p in pipes)
     return {
@@ -313,21 +327,17 @@ def memory_child(urls: list[str], settle: float, health: bool = False) -> dict[s
                                 mode="health" if health else "full")
                  for i, url in enumerate(urls)]
         before = proc.memory_info().rss
-        for pipe in pipes:
-            pipe.start()
+        threads = _run_all(pipes)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not all(p.stats.processed > wanted for p in pipes):
             time.sleep(0.2)
         live = sum(1 for p in pipes if p.stats.processed > wanted)
         time.sleep(settle)
         after = proc.memory_info().rss
-        threads = proc.num_threads()
-        for pipe in pipes:
-            pipe.stop()
-        for pipe in pipes:
-            pipe.join(6)
+        thread_count = proc.num_threads()
+        _stop_all(pipes, threads, 6)
     return {"cameras": len(urls), "live": live, "rss_before": before, "rss_after": after,
-            "threads": threads, "per_camera_bytes": (after - before) / max(1, len(urls))}
+            "threads": thread_count, "per_camera_bytes": (after - before) / max(1, len(urls))}
 
 
 def _memory(quick: bool) -> dict[str, Any]:

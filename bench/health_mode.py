@@ -79,10 +79,11 @@ def health_round(path: Path, copies: int, frames: int, snapshots: Path) -> dict[
         # Frames stamped with stream time: the tamper checks (whose warm-up and
         # persistence are in seconds) see a camera at its own pace, not a file at CPU speed.
         cast(PacketReader, pipe.reader).replay = True
+    from bench.decode import _run_all, _stop_all
+
     cpu0 = time.process_time()
     started = time.perf_counter()
-    for pipe in pipes:
-        pipe.start()
+    threads = _run_all(pipes)
     try:
         while any(p.reader.stats.frames_in < frames for p in pipes):
             if any(p.reader.stats.open_failures for p in pipes):
@@ -92,10 +93,7 @@ def health_round(path: Path, copies: int, frames: int, snapshots: Path) -> dict[
             time.sleep(0.002)
         elapsed = time.perf_counter() - started
     finally:
-        for pipe in pipes:
-            pipe.stop()
-        for pipe in pipes:
-            pipe.join(5)
+        _stop_all(pipes, threads, 5)
     cpu = time.process_time() - cpu0
     packets = sum(p.reader.stats.frames_in for p in pipes)
     decoded = sum(getattr(p.reader.stats, "keyframes_decoded", 0) for p in pipes)

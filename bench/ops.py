@@ -31,14 +31,15 @@ import uvicorn
 
 from bench.runner import BenchResult
 from compoundeye import names
+from compoundeye.auth.roles import Role
+from compoundeye.auth.tokens import add_token
+from compoundeye.bus import hash_mapping
+from compoundeye.camera_status import CameraState, CameraStatus
 from compoundeye.services import ServiceSet, free_port, tsdb_force_flush
 from compoundeye.settings import Settings
 from compoundeye.site import Site, load_site
 from compoundeye.timeutil import to_rfc3339, utcnow
 from dashboard.app import create_app
-from dashboard.auth.roles import Role
-from dashboard.auth.tokens import add_token
-from dashboard.cameras import STATUS_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +56,13 @@ def _seed_statuses(client: redis.Redis, site: Site, rng: random.Random) -> dict[
     counts: dict[str, int] = {}
     pipe = client.pipeline(transaction=False)
     for camera in site.cameras:
-        status = rng.choices(["online", "degraded", "offline", "tampered"],
-                             weights=[94, 3, 2, 1])[0]
+        status = rng.choices([CameraState.ONLINE, CameraState.DEGRADED, CameraState.OFFLINE,
+                              CameraState.TAMPERED], weights=[94, 3, 2, 1])[0]
         counts[status] = counts.get(status, 0) + 1
-        pipe.hset(names.camera_status_key(camera.id), mapping={
-            "status": status, "since": now, "last_frame": now,
-            "fps": f"{rng.uniform(4.5, 5.0):.2f}", "worker": "edge-0",
-            "reason": "" if status == "online" else f"bench {status}"})
+        record = CameraStatus(
+            status=status, since=now, last_frame=now, fps=rng.uniform(4.5, 5.0),
+            worker="edge-0", reason=None if status == CameraState.ONLINE else f"bench {status}")
+        pipe.hset(names.camera_status_key(camera.id), mapping=hash_mapping(record.to_hash()))
     pipe.execute()
     return counts
 
@@ -173,11 +174,12 @@ def measure(quick: bool) -> BenchResult:
                             tokens_file=Path(tmp) / "tokens.json")
         token = add_token(Path(tmp) / "tokens.json", "bench-admin", Role.ADMIN)
         keys = [names.camera_status_key(c.id) for c in site.cameras]
+        status_fields = CameraStatus.hash_fields()
 
         def raw_pipelined() -> object:
             pipe = client.pipeline(transaction=False)
             for key in keys:
-                pipe.hmget(key, STATUS_FIELDS)
+                pipe.hmget(key, status_fields)
             return pipe.execute()
 
         def naive_round_trips() -> object:

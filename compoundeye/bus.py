@@ -10,17 +10,24 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import redis
 
 from compoundeye import names
 from compoundeye.events import Event
+from compoundeye.redis_text import text
 from compoundeye.timeutil import to_rfc3339, utcnow
 
 log = logging.getLogger(__name__)
 
 FieldT = bytes | bytearray | memoryview | str | int | float
+
+
+def hash_mapping(values: Mapping[str, str]) -> dict[FieldT, FieldT]:
+    """Text fields typed as redis-py's ``hset(mapping=...)`` and ``xadd`` take them."""
+    return {key: value for key, value in values.items()}
 
 SEEN_TTL_SECONDS = 24 * 3600
 """How long an event id is remembered for deduplication at the producer side."""
@@ -31,10 +38,6 @@ if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then
 end
 return false
 """
-
-
-def seen_key(event_id: str) -> str:
-    return f"ce:seen:{event_id}"
 
 
 def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
@@ -58,12 +61,12 @@ class EventSink:
     def add(self, event: Event) -> str | None:
         """Append the event; return its stream id, or None when it was already there."""
         entry_id = self._script(
-            keys=[self._stream, seen_key(event.id)],
+            keys=[self._stream, names.seen_key(event.id)],
             args=[event.to_json(), SEEN_TTL_SECONDS, names.STREAM_MAXLEN, names.EVENT_FIELD],
         )
         if entry_id is None:
             return None
-        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        return text(entry_id)
 
 
 def dead_letter(

@@ -12,8 +12,10 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 from compoundeye import __version__
+from compoundeye.auth.roles import Role
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -33,13 +35,10 @@ def _site_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site", type=Path, required=True, help="the site YAML file")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, each subcommand carrying its handler's import path."""
-    parser = argparse.ArgumentParser(prog="compoundeye", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"compoundeye {__version__}")
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (CE_LOG_LEVEL)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
+
+def _add_site_tools(sub: Subparsers) -> None:
     p = sub.add_parser("check-config", help="validate a site file")
     p.add_argument("file", type=Path)
     p.set_defaults(handler="compoundeye.site.check:run")
@@ -52,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     p.set_defaults(handler="compoundeye.demo:run")
 
+
+def _add_services(sub: Subparsers) -> None:
     p = sub.add_parser("edge", help="edge worker: cameras, recorder, door listener")
     _site_arg(p)
     p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N")
@@ -76,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080)
     p.set_defaults(handler="dashboard.serve:run")
 
+
+def _add_export(sub: Subparsers) -> None:
     p = sub.add_parser("export", help="evidence export and verification")
     export_sub = p.add_subparsers(dest="export_command", required=True, metavar="ACTION")
     e = export_sub.add_parser("create", help="export clips of cameras over a time window")
@@ -104,13 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--camera", action="append", dest="cameras")
     e.set_defaults(handler="evidence.cli:search")
 
+
+def _add_token(sub: Subparsers) -> None:
     p = sub.add_parser("token", help="API tokens")
     token_sub = p.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     t = token_sub.add_parser("add", help="create a token; printed once, only its hash is kept")
     t.add_argument("name")
-    t.add_argument("--role", required=True, choices=["operator", "investigator", "ops", "admin"])
-    t.set_defaults(handler="dashboard.auth.tokens:cli_add")
+    t.add_argument("--role", required=True, choices=[role.value for role in Role])
+    t.set_defaults(handler="compoundeye.auth.tokens:cli_add")
 
+
+def _add_operations(sub: Subparsers) -> None:
     p = sub.add_parser("bench", help="run a benchmark against its baseline")
     p.add_argument("name", help="decode, motion, bus, export, search, ops")
     p.add_argument("--quick", action="store_true", help="a short run, for CI smoke tests")
@@ -119,6 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("health", help="check that Redis, MQTT, the TSDB and the store answer")
     p.set_defaults(handler="compoundeye.health:run")
+
+
+COMMAND_GROUPS = (_add_site_tools, _add_services, _add_export, _add_token, _add_operations)
+"""Each adds its subcommands, every one naming its handler as ``module:function``."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, each subcommand carrying its handler's import path."""
+    parser = argparse.ArgumentParser(
+        prog="compoundeye",
+        description="Surveillance cameras and door access for a large compound: edge workers, "
+                    "alerting, dashboard, evidence export, benchmarks.")
+    parser.add_argument("--version", action="version", version=f"compoundeye {__version__}")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (CE_LOG_LEVEL)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_commands in COMMAND_GROUPS:
+        add_commands(sub)
     return parser
 
 

@@ -9,22 +9,22 @@ prints what runs where and writes ``CE_DATA_DIR/demo/stack.json`` for scripts.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import httpx
 
+from compoundeye.auth.roles import Role
+from compoundeye.auth.tokens import add_token
 from compoundeye.demo_site import door_ids, write_demo_site
+from compoundeye.process import run_until_signalled
 from compoundeye.services import ServiceError, ServiceSet, free_port, port_is_free
 from compoundeye.settings import Settings
 from compoundeye.supervisor import ChildSpec, Supervisor
@@ -39,11 +39,8 @@ DASHBOARD_READY_TIMEOUT = 60.0
 ESP_RFID_EVERY = 4
 """Every fourth simulated door speaks the esp-rfid format, the rest the native one."""
 
-PROCESSES = (
-    ("edge", "ingest.main"),
-    ("alerts", "alerts.main"),
-    ("dashboard", "dashboard.serve"),
-)
+PROCESSES = ("edge", "alerts", "dashboard")
+"""The compound's own processes, started in this order after the simulators."""
 
 
 @dataclass
@@ -56,7 +53,6 @@ class Stack:
     dashboard_url: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
     running: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -71,13 +67,6 @@ class Stack:
         }
 
 
-def _available(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "compoundeye.cli", *args]
 
@@ -87,12 +76,12 @@ def _rtsp_child(cameras: int, port: int) -> ChildSpec | None:
         return None
     if not (REPO_ROOT / "sample_streams" / "rtsp_sim.py").exists() or not SYSTEM_PYTHON.exists():
         log.warning("RTSP simulator not available (sample_streams/rtsp_sim.py or %s missing): "
-                    "cameras will show as offline", SYSTEM_PYTHON)  # fmt: skip
+                    "cameras will show as offline", SYSTEM_PYTHON)
         return None
     argv = [str(SYSTEM_PYTHON), "-m", "sample_streams.rtsp_sim", "--host", "127.0.0.1",
-            "--port", str(port), "--cameras", str(cameras)]  # fmt: skip
+            "--port", str(port), "--cameras", str(cameras)]
     return ChildSpec("rtsp", argv, env={"PYTHONPATH": str(REPO_ROOT)}, cwd=REPO_ROOT,
-                     ready_prefix="READY")  # fmt: skip
+                     ready_prefix="READY")
 
 
 def _door_child(services: ServiceSet, doors: int, prefix: str = "doors") -> ChildSpec | None:
@@ -102,19 +91,13 @@ def _door_child(services: ServiceSet, doors: int, prefix: str = "doors") -> Chil
     esp = [d for i, d in enumerate(ids) if i % ESP_RFID_EVERY == ESP_RFID_EVERY - 1]
     argv = [sys.executable, "-m", "sample_streams.doorsim", "--mqtt-url", services.mqtt_url,
             "--doors", ",".join(ids), "--prefix", prefix, "--rate", "0.05", "--forced", "0.05",
-            "--held-open", "15", "--heartbeat", "20"]  # fmt: skip
+            "--held-open", "15", "--heartbeat", "20"]
     if esp:
         argv += ["--esp-rfid", ",".join(esp)]
     return ChildSpec("doorsim", argv, cwd=REPO_ROOT)
 
 
 def _make_tokens(path: Path) -> dict[str, str]:
-    if not _available("dashboard.auth.tokens"):
-        log.warning("dashboard.auth.tokens not available: no sign-in tokens")
-        return {}
-    from dashboard.auth.roles import Role
-    from dashboard.auth.tokens import add_token
-
     return {role.value: add_token(path, f"demo-{role.value}", role) for role in Role}
 
 
@@ -138,24 +121,40 @@ def _wait_http(url: str, stop: threading.Event, timeout: float) -> bool:
     return False
 
 
-def _summary(stack: Stack, args: argparse.Namespace, stack_file: Path) -> str:
+@dataclass(frozen=True)
+class DemoOptions:
+    """What ``compoundeye demo`` was asked for."""
+
+    cameras: int = 16
+    doors: int = 16
+    port: int = 8080
+    """Dashboard port; 0 or a busy port: a free one."""
+    host: str = "127.0.0.1"
+    duration: float | None = None
+    """Stop by itself after this many seconds; None: run until stopped."""
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> DemoOptions:
+        return cls(cameras=args.cameras, doors=args.doors, port=args.port, host=args.host,
+                   duration=args.duration)
+
+
+def _summary(stack: Stack, options: DemoOptions, stack_file: Path) -> str:
     svc = stack.services
     origin = {n: "private" if svc.is_private(n) else "from environment"
-              for n in ("redis", "mqtt", "tsdb")}  # fmt: skip
+              for n in ("redis", "mqtt", "tsdb")}
     lines = [
         "compoundeye demo",
         f"  redis      {svc.redis_url} ({origin['redis']})",
         f"  mqtt       {svc.mqtt_url} ({origin['mqtt']})",
         f"  tsdb       {svc.tsdb_url} ({origin['tsdb']})",
-        f"  cameras    {args.cameras} simulated at {stack.rtsp_base or '(no RTSP simulator)'}"
-        "/<camera>/main|sub",
-        f"  doors      {args.doors} simulated on {svc.mqtt_url}: doors/<door>/events (native), "
-        "doors/<door>/send (esp-rfid, every 4th door)",
+        f"  cameras    {options.cameras} simulated at "
+        f"{stack.rtsp_base or '(no RTSP simulator)'}/<camera>/main|sub",
+        f"  doors      {options.doors} simulated on {svc.mqtt_url}: doors/<door>/events "
+        "(native), doors/<door>/send (esp-rfid, every 4th door)",
         f"  site       {stack.site_file}",
         f"  processes  {', '.join(stack.running) or '(none)'}",
     ]
-    if stack.missing:
-        lines.append(f"  missing    {', '.join(stack.missing)} (handler module not there yet)")
     if stack.dashboard_url:
         lines.append(f"  dashboard  {stack.dashboard_url}")
     for role, token in stack.tokens.items():
@@ -164,102 +163,112 @@ def _summary(stack: Stack, args: argparse.Namespace, stack_file: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(args: argparse.Namespace) -> int:
-    """Handler of ``compoundeye demo``; returns when stopped, with nothing left running."""
-    settings = Settings()
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # readiness polls are not news
-    data_dir = settings.data_dir.resolve()
-    demo_dir = data_dir / "demo"
-    demo_dir.mkdir(parents=True, exist_ok=True)
-    stop = threading.Event()
-    supervisor = Supervisor(stop_timeout=10.0)
+class Demo:
+    """The whole compound on this machine: ``run()`` starts the services, the simulators
+    and the compound's processes under a :class:`Supervisor`, and blocks until ``stop()``
+    (or the duration); everything it started is stopped before it returns."""
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %d: stopping the demo", signum)
-        stop.set()
-        supervisor.stop()
+    def __init__(self, options: DemoOptions, settings: Settings | None = None) -> None:
+        self.options = options
+        self.settings = settings or Settings()
+        self.exit_code = 0
+        """0 after a clean run, 1 when a service did not start."""
+        self._stop = threading.Event()
+        self._supervisor = Supervisor(stop_timeout=10.0)
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    runner = threading.Thread(target=supervisor.run, name="supervisor")
-    services = ServiceSet()
-    stack_file = demo_dir / "stack.json"
-    try:
+    def stop(self) -> None:
+        """Ask ``run()`` to stop everything and return (safe from a signal handler)."""
+        log.info("stopping the demo")
+        self._stop.set()
+        self._supervisor.stop()
+
+    def run(self) -> None:
+        """Start everything, wait for the stop, then stop everything (in ``finally``)."""
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # readiness polls are not news
+        data_dir = self.settings.data_dir.resolve()
+        demo_dir = data_dir / "demo"
+        demo_dir.mkdir(parents=True, exist_ok=True)
+        supervising = threading.Thread(target=self._supervisor.run, name="supervisor")
+        services = ServiceSet()
+        stack_file = demo_dir / "stack.json"
         try:
-            services.start()
-        except ServiceError as exc:
-            sys.stderr.write(f"demo: a service did not start: {exc}\n")
-            return 1
-        tokens_file = settings.effective_tokens_file.resolve()
-        env = {
-            **services.env_vars(),
-            "CE_DATA_DIR": str(data_dir),
-            "CE_TOKENS_FILE": str(tokens_file),
-        }
-        stack = Stack(services, demo_dir / "site.yaml")
+            try:
+                services.start()
+            except ServiceError as exc:
+                sys.stderr.write(f"demo: a service did not start: {exc}\n")
+                self.exit_code = 1
+                return
+            tokens_file = self.settings.effective_tokens_file.resolve()
+            env = {
+                **services.env_vars(),
+                "CE_DATA_DIR": str(data_dir),
+                "CE_TOKENS_FILE": str(tokens_file),
+            }
+            stack = Stack(services, demo_dir / "site.yaml")
+            self._start_simulators(stack, supervising)
+            self._start_processes(stack, env, tokens_file)
+            _write_private(stack_file, json.dumps(stack.as_json(), indent=2) + "\n")
+            if not self._stop.is_set():
+                sys.stdout.write(_summary(stack, self.options, stack_file))
+                sys.stdout.flush()
+            self._stop.wait(self.options.duration)
+        finally:
+            self._supervisor.stop()
+            if supervising.is_alive():
+                supervising.join()
+            else:
+                self._supervisor.shutdown()
+            services.stop()
+            stack_file.unlink(missing_ok=True)
+            sys.stdout.write("demo stopped\n")
+
+    def _start_simulators(self, stack: Stack, supervising: threading.Thread) -> None:
+        """The RTSP and door simulators, then the site file pointing at them."""
+        options = self.options
         rtsp_port = free_port()
-        simulators = (_rtsp_child(args.cameras, rtsp_port), _door_child(services, args.doors))
-        for spec in simulators:
+        for spec in (_rtsp_child(options.cameras, rtsp_port),
+                     _door_child(stack.services, options.doors)):
             if spec is not None:
-                supervisor.add(spec)
-        runner.start()
-        if "rtsp" in {c.spec.name for c in supervisor.children()}:
-            ready = supervisor.wait_ready("rtsp", RTSP_READY_TIMEOUT, max_failures=3)
-            if ready is None and not stop.is_set():
+                self._supervisor.add(spec)
+        supervising.start()
+        if "rtsp" in {c.spec.name for c in self._supervisor.children()}:
+            ready = self._supervisor.wait_ready("rtsp", RTSP_READY_TIMEOUT, max_failures=3)
+            if ready is None and not self._stop.is_set():
                 log.warning("the RTSP simulator is not ready (see its log above); "
-                            "cameras will show as offline until it is")  # fmt: skip
+                            "cameras will show as offline until it is")
             stack.rtsp_base = f"rtsp://127.0.0.1:{rtsp_port}"
         write_demo_site(stack.site_file, stack.rtsp_base or "rtsp://127.0.0.1:8554",
-                        args.cameras, args.doors)  # fmt: skip
-        stack.running = [c.spec.name for c in supervisor.children()]
-        _start_processes(supervisor, stack, args, env, tokens_file, stop)
-        _write_private(stack_file, json.dumps(stack.as_json(), indent=2) + "\n")
-        if not stop.is_set():
-            sys.stdout.write(_summary(stack, args, stack_file))
-            sys.stdout.flush()
-        stop.wait(args.duration)
-    finally:
-        supervisor.stop()
-        if runner.is_alive():
-            runner.join()
-        else:
-            supervisor.shutdown()
-        services.stop()
-        stack_file.unlink(missing_ok=True)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        sys.stdout.write("demo stopped\n")
-    return 0
+                        options.cameras, options.doors)
+        stack.running = [c.spec.name for c in self._supervisor.children()]
 
-
-def _start_processes(
-    supervisor: Supervisor,
-    stack: Stack,
-    args: argparse.Namespace,
-    env: dict[str, str],
-    tokens_file: Path,
-    stop: threading.Event,
-) -> None:
-    """Add edge, alerts and dashboard (those whose handler module exists) to the supervisor."""
-    site = str(stack.site_file)
-    port = args.port
-    if port == 0 or not port_is_free(port, args.host):
-        if port:
-            log.warning("port %d is busy: the dashboard takes a free port instead", port)
-        port = free_port(args.host)
-    argv = {
-        "edge": _cli("edge", "--site", site, "--doors"),
-        "alerts": _cli("alerts", "--site", site),
-        "dashboard": _cli("dashboard", "--site", site, "--host", args.host, "--port", str(port)),
-    }
-    for name, module in PROCESSES:
-        if not _available(module):
-            log.warning("%s not started: module %s does not exist yet", name, module)
-            stack.missing.append(name)
-            continue
-        supervisor.add(ChildSpec(name, argv[name], env=env, cwd=REPO_ROOT))
-        stack.running.append(name)
-    if "dashboard" in stack.running:
-        stack.dashboard_url = f"http://{args.host}:{port}/"
+    def _start_processes(self, stack: Stack, env: dict[str, str], tokens_file: Path) -> None:
+        """Edge worker, alerting service and dashboard under the supervisor; the tokens."""
+        options = self.options
+        site = str(stack.site_file)
+        port = options.port
+        if port == 0 or not port_is_free(port, options.host):
+            if port:
+                log.warning("port %d is busy: the dashboard takes a free port instead", port)
+            port = free_port(options.host)
+        argv = {
+            "edge": _cli("edge", "--site", site, "--doors"),
+            "alerts": _cli("alerts", "--site", site),
+            "dashboard": _cli("dashboard", "--site", site, "--host", options.host,
+                              "--port", str(port)),
+        }
+        for name in PROCESSES:
+            self._supervisor.add(ChildSpec(name, argv[name], env=env, cwd=REPO_ROOT))
+            stack.running.append(name)
+        stack.dashboard_url = f"http://{options.host}:{port}/"
         stack.tokens = _make_tokens(tokens_file)
-        if not _wait_http(stack.dashboard_url + "api/health", stop, DASHBOARD_READY_TIMEOUT):
+        if not _wait_http(stack.dashboard_url + "api/health", self._stop,
+                          DASHBOARD_READY_TIMEOUT):
             log.warning("the dashboard did not answer within %.0fs", DASHBOARD_READY_TIMEOUT)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``compoundeye demo``: runs until Ctrl-C (SIGINT), SIGTERM or the duration,
+    with nothing left running; 1 when a service did not start."""
+    demo = Demo(DemoOptions.from_args(args))
+    run_until_signalled(demo)
+    return demo.exit_code

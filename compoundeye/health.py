@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from compoundeye.services import mqtt_answers, mqtt_host_port, redis_answers, tsdb_answers
+from compoundeye.mqtt_url import parse_mqtt_url
+from compoundeye.services import mqtt_answers, redis_answers, tsdb_answers
 from compoundeye.settings import Settings
 
 TIMEOUT = 3.0
@@ -72,7 +73,7 @@ def _store_probe(url: str) -> Callable[[], tuple[bool, str]]:
                     return True, "SQLite file not created yet; it can be"
                 return False, f"SQLite file cannot be created: {ancestor} is not writable"
         connect_args = {"connect_timeout": int(TIMEOUT)} if parsed.get_backend_name() in (
-            "postgresql", "mysql") else {}  # fmt: skip
+            "postgresql", "mysql") else {}
         engine = create_engine(url, connect_args=connect_args)
         try:
             with engine.connect() as conn:
@@ -84,19 +85,23 @@ def _store_probe(url: str) -> Callable[[], tuple[bool, str]]:
     return probe
 
 
+def _mqtt_answers(url: str) -> bool:
+    broker = parse_mqtt_url(url)  # a bad URL fails the check with its reason
+    return mqtt_answers(broker.host, broker.port, TIMEOUT)
+
+
 def check_all(settings: Settings) -> list[CheckResult]:
     """Probe every service named by the settings, one after the other."""
-    host, port = mqtt_host_port(settings.mqtt_url)
     store_url = settings.effective_database_url
     return [
         _timed("redis", settings.redis_url, _answers(
             lambda: redis_answers(settings.redis_url, TIMEOUT), "PONG", "no answer to PING")),
         _timed("mqtt", settings.mqtt_url, _answers(
-            lambda: mqtt_answers(host, port, TIMEOUT), "CONNACK", "no CONNACK")),
+            lambda: _mqtt_answers(settings.mqtt_url), "CONNACK", "no CONNACK")),
         _timed("tsdb", settings.tsdb_url, _answers(
             lambda: tsdb_answers(settings.tsdb_url, TIMEOUT), "/health OK", "no /health")),
         _timed("store", store_url, _store_probe(store_url)),
-    ]  # fmt: skip
+    ]
 
 
 def format_results(results: list[CheckResult]) -> str:

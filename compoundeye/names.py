@@ -32,6 +32,11 @@ DEADLETTER_RAW_LIMIT = 4096
 """Raw bytes kept per dead letter; the rest is cut (and the cut is recorded)."""
 
 
+def seen_key(event_id: str) -> str:
+    """Marker that an event id was already put on a stream (producer-side idempotency)."""
+    return f"ce:seen:{event_id}"
+
+
 def camera_status_key(camera_id: str) -> str:
     """Hash with a camera's current status, refreshed by its edge worker with a TTL."""
     return f"ce:camera:{camera_id}:status"
@@ -63,6 +68,12 @@ def door_topic(prefix: str, door_id: str) -> str:
 def door_topic_filter(prefix: str) -> str:
     """MQTT subscription covering every door's events."""
     return f"{prefix}/+/events"
+
+
+def door_send_topic_filter(prefix: str) -> str:
+    """MQTT subscription covering esp-rfid doors, which publish on ``<their topic>/send``
+    (each configured with ``<prefix>/<door>`` as its topic)."""
+    return f"{prefix}/+/send"
 
 
 def listener_status_topic(prefix: str, listener_id: str) -> str:

@@ -150,13 +150,6 @@ def _scandir_names(directory: Path) -> list[str]:
         return [e.name for e in entries if e.is_file(follow_symlinks=False)]
 
 
-def _scandir_files(directory: Path) -> list[Path]:
-    import os
-
-    with os.scandir(directory) as entries:
-        return [Path(e.path) for e in entries if e.is_file(follow_symlinks=False)]
-
-
 def gaps(segments: list[Segment], start: datetime, end: datetime,
          *, tolerance_seconds: float = 1.0) -> list[Interval]:
     """Spans of ``[start, end)`` that no segment covers, ignoring gaps under tolerance."""

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
-from urllib.parse import urlsplit
 
 import httpx
 import redis
+
+from compoundeye.mqtt_url import parse_mqtt_url
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +119,6 @@ def tsdb_answers(url: str, timeout: float = 1.0) -> bool:
 def tsdb_force_flush(url: str, timeout: float = 5.0) -> None:
     """Make every point VictoriaMetrics has received searchable now (tests, demo)."""
     httpx.get(url.rstrip("/") + "/internal/force_flush", timeout=timeout).raise_for_status()
-
-
-def mqtt_host_port(url: str) -> tuple[str, int]:
-    """Host and port of an ``mqtt://host:port`` URL (1883 when absent)."""
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 1883
 
 
 @dataclass
@@ -217,7 +212,7 @@ def _redis_command(svc: ManagedService) -> list[str]:
         "--daemonize", "no",
         "--protected-mode", "no",
         "--loglevel", "warning",
-    ]  # fmt: skip
+    ]
 
 
 def _mosquitto_command(svc: ManagedService) -> list[str]:
@@ -264,16 +259,16 @@ def _make_service(name: ServiceName, root: Path) -> ManagedService:
         return ManagedService(
             name, port, workdir, _redis_command,
             lambda s: redis_answers(s.url), f"redis://127.0.0.1:{port}/0",
-        )  # fmt: skip
+        )
     if name == "mqtt":
         return ManagedService(
             name, port, workdir, _mosquitto_command,
             lambda s: mqtt_answers("127.0.0.1", s.port), f"mqtt://127.0.0.1:{port}",
-        )  # fmt: skip
+        )
     return ManagedService(
         name, port, workdir, _vm_command,
         lambda s: tsdb_answers(s.url), f"http://127.0.0.1:{port}",
-    )  # fmt: skip
+    )
 
 
 @dataclass
@@ -368,11 +363,11 @@ class ServiceSet:
 
     @property
     def mqtt_host(self) -> str:
-        return mqtt_host_port(self.mqtt_url)[0]
+        return parse_mqtt_url(self.mqtt_url).host
 
     @property
     def mqtt_port(self) -> int:
-        return mqtt_host_port(self.mqtt_url)[1]
+        return parse_mqtt_url(self.mqtt_url).port
 
     def is_private(self, name: ServiceName) -> bool:
         """Whether this set started (and so controls) the service."""

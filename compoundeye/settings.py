@@ -52,7 +52,3 @@ class Settings(BaseSettings):
     @property
     def exports_dir(self) -> Path:
         return self.data_dir / "exports"
-
-    @property
-    def deadletter_dir(self) -> Path:
-        return self.data_dir / "deadletter"

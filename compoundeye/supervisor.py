@@ -20,8 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
-from typing import IO, Any
+from typing import IO
 
 import psutil
 
@@ -146,21 +145,18 @@ class Supervisor:
             for state in self._children.values():
                 self._spawn(state)
 
-    def run(self, *, handle_signals: bool = False) -> None:
-        """Supervise until ``stop()``; then terminate every child. SIGINT/SIGTERM stop it."""
-        previous: list[tuple[signal.Signals, Any]] = []
-        if handle_signals:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                previous.append((signum, signal.signal(signum, self._on_signal)))
+    def run(self) -> None:
+        """Supervise until ``stop()``; then terminate every child (also when this raises).
+
+        Signals are the caller's: :func:`compoundeye.process.run_until_signalled` makes
+        SIGINT and SIGTERM call ``stop()``.
+        """
         try:
             self.start()
             while not self._stop.wait(self._poll):
                 self._check_children()
         finally:
             self.shutdown()
-            for signum, handler in previous:
-                if handler is not None:
-                    signal.signal(signum, handler)
 
     def stop(self) -> None:
         """Ask ``run()`` to stop (safe from signal handlers and other threads)."""
@@ -169,9 +165,6 @@ class Supervisor:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
-
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        self._stop.set()
 
     def _spawn(self, state: ChildState) -> None:
         spec = state.spec

@@ -8,19 +8,17 @@ from typing import Any
 import redis
 
 from compoundeye import names
+from compoundeye.camera_status import STATE_FIELD, WORST_FIRST, CameraState, CameraStatus
+from compoundeye.redis_text import text_map
 from compoundeye.site.models import Site
 
-STATUSES = ("offline", "tampered", "degraded", "online")
-"""Worst first: the order the ops page lists cameras in."""
-
-_RANK = {status: rank for rank, status in enumerate(STATUSES)}
-STATUS_FIELDS = ("status", "since", "last_frame", "fps", "worker", "reason")
+_RANK = {status: rank for rank, status in enumerate(WORST_FIRST)}
 NO_STATUS_REASON = "no status reported (worker silent or camera never seen)"
 
 
-@dataclass(frozen=True)
-class CameraRow:
-    """One camera's line on the ops page."""
+@dataclass(frozen=True, kw_only=True)
+class _Place:
+    """Where a camera is, from the site file."""
 
     id: str
     name: str
@@ -29,62 +27,44 @@ class CameraRow:
     floor: int
     lat: float
     lon: float
-    status: str
-    since: str | None
-    last_frame: str | None
-    fps: float | None
-    worker: str | None
-    reason: str | None
+
+
+# Fields in the order of the JSON: the place, then the status hash's shared fields
+# (dataclasses collect the fields of the last base first), then ``reported``.
+@dataclass(frozen=True, kw_only=True)
+class CameraRow(CameraStatus, _Place):
+    """One camera's line on the ops page: its place and its status."""
+
     reported: bool
+    """Whether the camera's worker wrote a status (else it is listed as offline)."""
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    text = str(value)
-    return text or None
-
-
-def _fps(value: Any) -> float | None:
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        fps = float(text)
-    except ValueError:
-        return None
-    return fps if fps == fps and fps >= 0 else None  # NaN and negatives are not rates
-
-
 def read_statuses(
-    client: redis.Redis, site: Site, *, status: str | None = None, building: str | None = None
+    client: redis.Redis, site: Site, *, status: CameraState | None = None,
+    building: str | None = None,
 ) -> list[CameraRow]:
     """Every configured camera's status (one pipelined HMGET round), worst first."""
     cameras = [c for c in site.cameras if building is None or c.location.building == building]
+    hash_fields = CameraStatus.hash_fields()
+    state_at = hash_fields.index(STATE_FIELD)
     pipe = client.pipeline(transaction=False)
     for camera in cameras:
-        pipe.hmget(names.camera_status_key(camera.id), STATUS_FIELDS)
+        pipe.hmget(names.camera_status_key(camera.id), hash_fields)
     replies: list[list[Any]] = pipe.execute() if cameras else []
     rows = []
     for camera, values in zip(cameras, replies, strict=True):
-        state, since, last_frame, fps, worker, reason = values
-        reported = state is not None
-        state_text = _text(state) or "offline"
-        if state_text not in _RANK:
-            state_text = "degraded"
-            reason = f"unknown status {_text(state)!r} reported"
+        fields = CameraStatus.decode_values(values)
+        reported = values[state_at] is not None
+        if not reported:
+            fields["reason"] = NO_STATUS_REASON
+        location = camera.location
         row = CameraRow(
-            id=camera.id, name=camera.name or camera.id, building=camera.location.building,
-            zone=camera.location.zone, floor=camera.location.floor,
-            lat=camera.location.lat, lon=camera.location.lon,
-            status=state_text, since=_text(since), last_frame=_text(last_frame),
-            fps=_fps(fps), worker=_text(worker),
-            reason=_text(reason) if reported else NO_STATUS_REASON, reported=reported,
+            id=camera.id, name=camera.name or camera.id, building=location.building,
+            zone=location.zone, floor=location.floor, lat=location.lat, lon=location.lon,
+            **fields, reported=reported,
         )
         if status is None or row.status == status:
             rows.append(row)
@@ -93,7 +73,7 @@ def read_statuses(
 
 
 def count_by_status(rows: list[CameraRow]) -> dict[str, int]:
-    counts = dict.fromkeys(STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(WORST_FIRST, 0)
     for row in rows:
         counts[row.status] += 1
     return counts
@@ -107,5 +87,5 @@ def read_door_statuses(client: redis.Redis, site: Site) -> dict[str, dict[str, s
     replies: list[dict[Any, Any]] = pipe.execute() if site.doors else []
     out = {}
     for door, fields in zip(site.doors, replies, strict=True):
-        out[door.id] = {(_text(k) or ""): (_text(v) or "") for k, v in fields.items()}
+        out[door.id] = text_map(fields)
     return out

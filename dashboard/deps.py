@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dashboard.auth.roles import ALL_ROLES, Principal, Role
+from compoundeye.auth.roles import ALL_ROLES, Role
+from dashboard.auth.principal import Principal
 from dashboard.auth.sessions import CSRF_HEADER, SESSION_COOKIE
 from dashboard.state import AppState
 

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from dashboard.auth.roles import ALL_ROLES, Role
+from compoundeye.auth.roles import ALL_ROLES, Role
 from dashboard.deps import (
     ADMIN_ROLES,
     ALERT_ROLES,

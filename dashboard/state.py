@@ -9,13 +9,13 @@ from pathlib import Path
 import redis
 import redis.asyncio as aioredis
 
+from compoundeye.alert_stream import AlertChangePublisher
+from compoundeye.auth.tokens import TokenRegistry
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.store import Store
 from compoundeye.tsdb import MetricsReader
 from dashboard.auth.sessions import SessionSigner, load_or_create_key
-from dashboard.auth.tokens import TokenRegistry
-from dashboard.live import ChangePublisher
 from dashboard.metrics import DashboardMetrics
 from evidence import ExportManager
 from evidence.clips import ClipCache
@@ -50,7 +50,7 @@ def build_state(settings: Settings, site: Site) -> AppState:
                                       socket_connect_timeout=5, health_check_interval=10)
     async_redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=30,
                                           socket_connect_timeout=5)
-    store = Store.from_settings(settings, on_change=ChangePublisher(sync_redis))
+    store = Store.from_settings(settings, on_change=AlertChangePublisher(sync_redis))
     tsdb = MetricsReader.from_settings(settings, timeout=10.0)
     return AppState(
         settings=settings,

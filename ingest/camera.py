@@ -46,6 +46,9 @@ IDLE_FINISH_SECONDS = 5.0
 TAMPER_INTERVAL_SECONDS = 1.0
 """Tamper and health checks run on one frame per second of stream time: their conditions
 must persist for seconds anyway, and this keeps them a small part of the per-frame cost."""
+READER_STOP_SECONDS = 5.0
+"""How long :meth:`CameraPipeline.run` waits for its reader at a stop (an FFmpeg read in
+progress ends within its own timeout; the owner of the pipeline sets its own budget)."""
 
 
 @dataclass
@@ -60,7 +63,7 @@ class DetectionStats:
 
 
 class CameraPipeline:
-    """Reader plus detection for one camera; ``start`` spawns both threads."""
+    """Reader plus detection for one camera: ``run()`` blocks until ``stop()``."""
 
     def __init__(self, camera: Camera, publish: Publish, snapshots_dir: Path, *,
                  queue_size: int = 4, reader_options: ReaderOptions | None = None,
@@ -94,7 +97,6 @@ class CameraPipeline:
         self._motion_started: dict[str, float] = {}
         self._last_tamper_check: float | None = None
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
 
     @property
     def camera_id(self) -> str:
@@ -115,28 +117,25 @@ class CameraPipeline:
         if isinstance(self.reader, PacketReader):
             self.reader.set_mode(mode)
 
-    def start(self) -> None:
-        """Start the reader and detection threads (daemons: a stuck FFmpeg call never
-        keeps the process alive)."""
-        for name, target in (("read", self.reader.run), ("detect", self.run_detection)):
-            thread = threading.Thread(target=target, name=f"{name}-{self.camera.id}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+    def run(self) -> None:
+        """Read and detect until :meth:`stop`: the reader on a thread of its own (a daemon,
+        so a stuck FFmpeg call never keeps the process alive), detection on this one."""
+        reader = threading.Thread(target=self.reader.run, name=f"read-{self.camera.id}",
+                                  daemon=True)
+        reader.start()
+        try:
+            self._detect_until_stopped()
+        finally:
+            self.stop()
+            reader.join(READER_STOP_SECONDS)
 
     def stop(self) -> None:
-        """Ask both threads to finish; see :meth:`join`."""
+        """Ask :meth:`run` to return (from any thread): ends the reader and detection."""
         self._stop.set()
         self.reader.stop()
         self.queue.close()
 
-    def join(self, timeout: float) -> bool:
-        """Wait for both threads up to ``timeout`` in total; True when both ended."""
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(t.is_alive() for t in self._threads)
-
-    def run_detection(self) -> None:
+    def _detect_until_stopped(self) -> None:
         """Detection loop: frames from the queue until stop; ends open motion on exit."""
         last_ts = 0.0
         try:

@@ -3,7 +3,8 @@
 :class:`CameraHealth` is pure logic over counter snapshots (clock passed in): online,
 degraded (sampled fps far below the detect rate, or decode errors), tampered (a tamper
 raised), offline (no frame for ``offline_after`` seconds). It says when ``camera.offline``
-or ``camera.online`` must be published: once per change between up and down.
+or ``camera.online`` must be published: once per change between up and down. The states
+and the hash's fields are :mod:`compoundeye.camera_status`'s.
 
 :class:`StatusWriter` writes every camera's hash and the worker's heartbeat in one
 pipeline with a TTL, so the cameras of a worker that died go stale on their own. Redis
@@ -14,13 +15,14 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 import redis
 
 from compoundeye import names
-from compoundeye.bus import FieldT
+from compoundeye.bus import hash_mapping
+from compoundeye.camera_status import CameraState, CameraStatus, read_states
 from compoundeye.events import EventKind
 
 log = logging.getLogger(__name__)
@@ -28,15 +30,6 @@ log = logging.getLogger(__name__)
 DEGRADED_FPS_FRACTION = 0.5
 """Sampled fps below this fraction of the detect fps is 'far below expected'."""
 FPS_WINDOW_SECONDS = 5.0
-
-
-class Status(StrEnum):
-    """A camera's status as ops see it."""
-
-    ONLINE = "online"
-    DEGRADED = "degraded"
-    TAMPERED = "tampered"
-    OFFLINE = "offline"
 
 
 @dataclass(frozen=True)
@@ -66,11 +59,11 @@ class CameraHealth:
     """Status state machine of one camera, fed with periodic observations."""
 
     def __init__(self, detect_fps: float, offline_after: float, started: float,
-                 previous: str | None = None) -> None:
+                 previous: CameraState | None = None) -> None:
         self.detect_fps = detect_fps
         self.offline_after = offline_after
         self.started = started
-        self.status: Status | None = None
+        self.status: CameraState | None = None
         self.since: float = started
         self.reason = ""
         self.fps_in = 0.0
@@ -79,7 +72,7 @@ class CameraHealth:
         self._window: deque[Observation] = deque()
         # What the rest of the system was last told: "offline" left in Redis by a previous
         # run means the next frame is news (camera.online).
-        self._announced_up: bool | None = False if previous == Status.OFFLINE else None
+        self._announced_up: bool | None = False if previous == CameraState.OFFLINE else None
 
     def observe(self, obs: Observation) -> Transition | None:
         """Update from a counter snapshot; return the transition to announce, if any."""
@@ -95,13 +88,13 @@ class CameraHealth:
         if status is None:
             return None
         if status != self.status:
-            if status == Status.OFFLINE:
+            if status == CameraState.OFFLINE:
                 self._up_since = None
             elif self._up_since is None:
                 self._up_since = obs.t
             self.status, self.since = status, obs.t
         self.reason = reason
-        up = status != Status.OFFLINE
+        up = status != CameraState.OFFLINE
         if up == self._announced_up:
             return None
         previous, self._announced_up = self._announced_up, up
@@ -111,45 +104,38 @@ class CameraHealth:
         return Transition(kind, obs.t, reason)
 
     def _classify(self, obs: Observation, first: Observation,
-                  span: float) -> tuple[Status | None, str]:
+                  span: float) -> tuple[CameraState | None, str]:
         if obs.last_frame is None:
             if obs.t - self.started < self.offline_after:
                 return None, ""  # still connecting
-            return Status.OFFLINE, obs.last_error or "no frame since start"
+            return CameraState.OFFLINE, obs.last_error or "no frame since start"
         if obs.t - obs.last_frame >= self.offline_after:
             silent = obs.t - obs.last_frame
             detail = f"no frame for {silent:.0f} s"
-            return Status.OFFLINE, f"{detail}: {obs.last_error}" if obs.last_error else detail
+            return CameraState.OFFLINE, f"{detail}: {obs.last_error}" if obs.last_error else detail
         if obs.tampers:
-            return Status.TAMPERED, ",".join(obs.tampers)
+            return CameraState.TAMPERED, ",".join(obs.tampers)
         if obs.decode_errors > first.decode_errors:
-            return Status.DEGRADED, f"{obs.decode_errors - first.decode_errors} decode errors"
+            return CameraState.DEGRADED, f"{obs.decode_errors - first.decode_errors} decode errors"
         up_since = self._up_since if self._up_since is not None else obs.t
         connected_long_enough = obs.t - up_since >= FPS_WINDOW_SECONDS
         if (span >= FPS_WINDOW_SECONDS * 0.8 and connected_long_enough
                 and self.fps_sampled < DEGRADED_FPS_FRACTION * self.detect_fps):
-            return (Status.DEGRADED,
+            return (CameraState.DEGRADED,
                     f"{self.fps_sampled:.1f} fps sampled, expected {self.detect_fps:g}")
-        return Status.ONLINE, ""
+        return CameraState.ONLINE, ""
 
 
-def read_previous_statuses(client: redis.Redis, camera_ids: list[str]) -> dict[str, str]:
+def read_previous_statuses(client: redis.Redis,
+                           camera_ids: Sequence[str]) -> dict[str, CameraState]:
     """The status each camera had in Redis (left by an earlier run), where still there."""
-    out: dict[str, str] = {}
     try:
-        pipe = client.pipeline(transaction=False)
-        for camera_id in camera_ids:
-            pipe.hget(names.camera_status_key(camera_id), "status")
-        for camera_id, value in zip(camera_ids, pipe.execute(), strict=True):
-            if value is not None:
-                out[camera_id] = value.decode() if isinstance(value, bytes) else str(value)
+        states = read_states(client, camera_ids)
     except redis.RedisError as exc:
         log.warning("cannot read previous camera statuses: %s", exc)
-    return out
-
-
-def _fields(values: dict[str, str]) -> dict[FieldT, FieldT]:
-    return {key: value for key, value in values.items()}
+        return {}
+    return {camera_id: state for camera_id, state in zip(camera_ids, states, strict=True)
+            if state is not None}
 
 
 class StatusWriter:
@@ -162,17 +148,17 @@ class StatusWriter:
         self.writes = 0
         self._down = False
 
-    def write(self, cameras: dict[str, dict[str, str]], worker_id: str,
+    def write(self, cameras: Mapping[str, CameraStatus], worker_id: str,
               worker_fields: dict[str, str]) -> bool:
         """Write every camera hash and the worker heartbeat; False when Redis failed."""
         try:
             pipe = self._client.pipeline(transaction=False)
-            for camera_id, fields in cameras.items():
+            for camera_id, status in cameras.items():
                 key = names.camera_status_key(camera_id)
-                pipe.hset(key, mapping=_fields(fields))
+                pipe.hset(key, mapping=hash_mapping(status.to_hash()))
                 pipe.expire(key, self._ttl)
             wkey = names.worker_key(worker_id)
-            pipe.hset(wkey, mapping=_fields(worker_fields))
+            pipe.hset(wkey, mapping=hash_mapping(worker_fields))
             pipe.expire(wkey, self._ttl)
             pipe.execute()
         except redis.RedisError as exc:

@@ -9,24 +9,25 @@ seconds and metrics every interval, waiting on the stop event in between.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import redis
 
 from compoundeye import bus
+from compoundeye.camera_status import CameraState, CameraStatusReport, WatchMode
 from compoundeye.events import Event, make_event
+from compoundeye.mqtt_url import MqttUrlError
 from compoundeye.settings import Settings
 from compoundeye.site.models import Camera, Site
 from compoundeye.timeutil import from_epoch, to_rfc3339, utcnow
 from ingest.camera import CameraPipeline
+from ingest.doors.listener import DoorListener
 from ingest.metrics import CameraCounters, MetricsCollector, PointWriter
 from ingest.modes import ModeSchedule, expected_sample_fps
 from ingest.reader import ReaderOptions, configure_ffmpeg_capture
@@ -39,11 +40,6 @@ log = logging.getLogger(__name__)
 
 STOP_BUDGET_SECONDS = 8.0
 """Everything stops within this (the contract is exit within 10 s)."""
-
-
-class _Runnable(Protocol):
-    def run(self) -> None: ...
-    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -70,6 +66,20 @@ class _Camera:
     health: CameraHealth
     recorder: Recorder | None = None
     mode_since: float = 0.0
+    pipeline_thread: threading.Thread | None = None
+    recorder_thread: threading.Thread | None = None
+
+
+def _start_thread(name: str, target: Callable[[], None]) -> threading.Thread:
+    # Daemons: a thread stuck in a read past the stop budget never keeps the process alive.
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _join(thread: threading.Thread | None, timeout: float) -> None:
+    if thread is not None:
+        thread.join(max(0.0, timeout))
 
 
 class EdgeWorker:
@@ -84,7 +94,9 @@ class EdgeWorker:
         self._stop = threading.Event()
         self._metrics_writer_factory = metrics_writer_factory
         self._entries: dict[str, _Camera] = {}
-        self._threads: list[threading.Thread] = []
+        self._events_thread: threading.Thread | None = None
+        self._retention_thread: threading.Thread | None = None
+        self._doors_thread: threading.Thread | None = None
         self.publisher: bus.BufferedPublisher | None = None
         self.status_writer: StatusWriter | None = None
         self.modes: ModeSchedule | None = None
@@ -108,9 +120,9 @@ class EdgeWorker:
         self.status_writer = StatusWriter(client, edge.heartbeat_ttl_seconds)
         writer: Any = None
         collector: MetricsCollector | None = None
-        door_listener: _Runnable | None = None
+        door_listener: DoorListener | None = None
         try:
-            self._spawn("events", publisher.run)
+            self._events_thread = _start_thread("events", publisher.run)
             previous = read_previous_statuses(client, self.camera_ids)
             started = time.time()
             rec_root = self.settings.recordings_dir
@@ -132,9 +144,11 @@ class EdgeWorker:
                                               segment_seconds=edge.segment_seconds)
                 self._entries[camera.id] = entry
             for entry in self._entries.values():
-                entry.pipeline.start()
+                entry.pipeline_thread = _start_thread(f"detect-{entry.camera.id}",
+                                                      entry.pipeline.run)
                 if entry.recorder is not None:
-                    self._spawn(f"rec-{entry.camera.id}", entry.recorder.run)
+                    entry.recorder_thread = _start_thread(f"rec-{entry.camera.id}",
+                                                          entry.recorder.run)
             if self.options.metrics:
                 writer = self._make_metrics_writer()
                 buildings = {c.id: c.location.building for c in self.cameras}
@@ -144,11 +158,12 @@ class EdgeWorker:
                                   recordings_days=self.site.retention.recordings_days,
                                   snapshots_days=self.site.retention.snapshots_days,
                                   min_free_bytes=self.site.retention.min_free_bytes)
-            self._spawn("retention", lambda: self._retention_loop(retention))
+            self._retention_thread = _start_thread("retention",
+                                                   lambda: self._retention_loop(retention))
             if self.options.doors:
-                door_listener = self._door_listener(publisher, client)
+                door_listener = self._door_listener(client)
                 if door_listener is not None:
-                    self._spawn("doors", door_listener.run)
+                    self._doors_thread = _start_thread("doors", door_listener.run)
             log.info("edge worker %s: shard %d/%d, %d cameras (%d recording), doors %s",
                      self.options.worker_id, *self.options.shard, len(self._entries),
                      sum(1 for e in self._entries.values() if e.recorder), bool(door_listener))
@@ -157,11 +172,6 @@ class EdgeWorker:
         finally:
             self._shutdown(publisher, writer, collector, door_listener)
             client.close()
-
-    def _spawn(self, name: str, target: Callable[[], None]) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
 
     def _make_metrics_writer(self) -> PointWriter:
         if self._metrics_writer_factory is not None:
@@ -198,7 +208,7 @@ class EdgeWorker:
         """Observe every camera, announce up/down changes, write the status hashes."""
         assert self.publisher is not None and self.status_writer is not None
         now = time.time()
-        hashes: dict[str, dict[str, str]] = {}
+        statuses: dict[str, CameraStatusReport] = {}
         for camera_id, entry in self._entries.items():
             reader = entry.pipeline.reader.stats
             queue = entry.pipeline.queue.stats
@@ -215,42 +225,43 @@ class EdgeWorker:
                 self.publisher.publish(make_event(transition.kind, "camera", camera_id,
                                                   from_epoch(transition.t), attrs))
             if entry.health.status is not None:
-                hashes[camera_id] = self._status_fields(entry)
+                statuses[camera_id] = self._status(entry)
         worker_fields = {
             "updated": to_rfc3339(utcnow()),
             "shard": f"{self.options.shard[0]}/{self.options.shard[1]}",
             "cameras": str(len(self._entries)),
             "online": str(sum(1 for e in self._entries.values()
-                              if e.health.status not in (None, "offline"))),
+                              if e.health.status not in (None, CameraState.OFFLINE))),
             "events_pending": str(self.publisher.pending),
             "events_dropped": str(self.publisher.stats.dropped),
         }
-        self.status_writer.write(hashes, self.options.worker_id, worker_fields)
+        self.status_writer.write(statuses, self.options.worker_id, worker_fields)
 
-    def _status_fields(self, entry: _Camera) -> dict[str, str]:
+    def _status(self, entry: _Camera) -> CameraStatusReport:
         health = entry.health
+        assert health.status is not None
         reader = entry.pipeline.reader.stats
         last = reader.last_frame
-        fields = {
-            "status": str(health.status),
-            "since": to_rfc3339(from_epoch(health.since)),
-            "last_frame": to_rfc3339(from_epoch(last)) if last else "",
-            "fps": f"{health.fps_in:.2f}",
-            "fps_processed": f"{health.fps_sampled:.2f}",
-            "worker": self.options.worker_id,
-            "reason": health.reason,
-            "reconnects": str(reader.reconnects),
-            "dropped": str(entry.pipeline.queue.stats.dropped),
-            "mode": entry.pipeline.mode,
-            "updated": to_rfc3339(utcnow()),
-            "recording": "",
-            "recorder_error": "",
-        }
+        recording: bool | None = None  # None: not recorded by this worker
+        recorder_error: str | None = None
         if entry.recorder is not None:
-            rec = entry.recorder.stats
-            fields["recording"] = "1" if rec.running else "0"
-            fields["recorder_error"] = rec.last_error
-        return fields
+            recording = entry.recorder.stats.running
+            recorder_error = entry.recorder.stats.last_error or None
+        return CameraStatusReport(
+            status=health.status,
+            since=to_rfc3339(from_epoch(health.since)),
+            last_frame=to_rfc3339(from_epoch(last)) if last else None,
+            fps=health.fps_in,
+            fps_processed=health.fps_sampled,
+            worker=self.options.worker_id,
+            reason=health.reason or None,
+            reconnects=reader.reconnects,
+            dropped=entry.pipeline.queue.stats.dropped,
+            updated=to_rfc3339(utcnow()),
+            recording=recording,
+            recorder_error=recorder_error,
+            mode=WatchMode(entry.pipeline.mode),
+        )
 
     def counters(self) -> dict[str, CameraCounters]:
         """Every camera's running totals now (for metrics)."""
@@ -260,7 +271,7 @@ class EdgeWorker:
             reader = entry.pipeline.reader.stats
             det = entry.pipeline.stats
             out[camera_id] = CameraCounters(
-                t=now, up=entry.health.status not in (None, "offline"),
+                t=now, up=entry.health.status not in (None, CameraState.OFFLINE),
                 frames_in=reader.frames_in, processed=det.processed,
                 dropped=entry.pipeline.queue.stats.dropped,
                 decode_cpu_seconds=reader.decode_cpu_seconds, reconnects=reader.reconnects,
@@ -287,30 +298,18 @@ class EdgeWorker:
                 log.error("retention pass failed: %s", exc)
             self._stop.wait(self.options.retention_interval)
 
-    def _door_listener(self, publisher: bus.BufferedPublisher,
-                       client: redis.Redis) -> _Runnable | None:
-        """The door listener of ``ingest.doors``, built lazily; None when not installed."""
+    def _door_listener(self, client: redis.Redis) -> DoorListener | None:
+        """The door listener, sharing the worker's Redis client; None (logged) when the
+        broker URL is unusable, so the cameras still run."""
         try:
-            module: Any = importlib.import_module("ingest.doors.listener")
-            cls = module.DoorListener
-        except (ImportError, AttributeError) as exc:
-            log.warning("door listener requested but not available (%s); doors not handled", exc)
+            return DoorListener(self.site, self.settings, redis_client=client,
+                                listener_id=self.options.worker_id)
+        except MqttUrlError as exc:
+            log.error("cannot start the door listener: CE_MQTT_URL: %s", exc)
             return None
-        offered: dict[str, Any] = {"site": self.site, "settings": self.settings,
-                                   "publisher": publisher, "client": client,
-                                   "redis_client": client, "listener_id": self.options.worker_id,
-                                   "worker_id": self.options.worker_id}
-        params = inspect.signature(cls).parameters
-        kwargs = {k: v for k, v in offered.items() if k in params}
-        try:
-            listener: _Runnable = cls(**kwargs)
-        except TypeError as exc:
-            log.error("cannot start the door listener: %s", exc)
-            return None
-        return listener
 
     def _shutdown(self, publisher: bus.BufferedPublisher, writer: Any,
-                  collector: MetricsCollector | None, door_listener: _Runnable | None) -> None:
+                  collector: MetricsCollector | None, door_listener: DoorListener | None) -> None:
         deadline = time.monotonic() + STOP_BUDGET_SECONDS
         self._stop.set()
         for entry in self._entries.values():
@@ -320,10 +319,10 @@ class EdgeWorker:
         if door_listener is not None:
             door_listener.stop()
         for entry in self._entries.values():
-            entry.pipeline.join(max(0.0, min(1.0, deadline - time.monotonic() - 4)))
-        for thread in self._threads:
-            if thread.name.startswith("rec-") or thread.name == "doors":
-                thread.join(max(0.0, deadline - time.monotonic() - 2))
+            _join(entry.pipeline_thread, min(1.0, deadline - time.monotonic() - 4))
+        for entry in self._entries.values():
+            _join(entry.recorder_thread, deadline - time.monotonic() - 2)
+        _join(self._doors_thread, deadline - time.monotonic() - 2)
         leftover = [e.camera.id for e in self._entries.values()
                     if e.recorder is not None and e.recorder.pid is not None]
         if leftover:
@@ -340,9 +339,7 @@ class EdgeWorker:
         if self.status_writer is not None:
             self.status_writer.remove_worker(self.options.worker_id)
         publisher.stop()
-        for thread in self._threads:
-            if thread.name == "events":
-                thread.join(max(0.1, deadline - time.monotonic()))
+        _join(self._events_thread, max(0.1, deadline - time.monotonic()))
         if publisher.pending:
             log.warning("stopping with %d events undelivered (Redis unreachable)",
                         publisher.pending)

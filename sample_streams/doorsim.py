@@ -158,7 +158,7 @@ class DoorTraffic:
         if roll < cfg.forced_probability:
             close_after = rng.uniform(3.0, 10.0)
             return [(0.0, DoorMessage(door.id, "forced")),
-                    (close_after, DoorMessage(door.id, "closed"))]  # fmt: skip
+                    (close_after, DoorMessage(door.id, "closed"))]
         _name, uid = self.user(door.id)
         if roll < cfg.forced_probability + cfg.denied_probability:
             reason = rng.choice(DENY_REASONS)
@@ -186,7 +186,7 @@ def _rfc3339(moment: datetime) -> str:
 def encode(
     message: DoorMessage, door: SimDoor, now: datetime, seq: int,
     names: dict[str, str] | None = None, admins: frozenset[str] = frozenset(), boot: float = 0.0,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """The payloads one door message becomes in its door's format (esp-rfid: maybe two)."""
     if door.fmt == "native":
         payload: dict[str, Any] = {"event": message.event, "ts": _rfc3339(now), "seq": seq}
@@ -198,7 +198,7 @@ def encode(
     epoch = int(now.timestamp())
     if message.event == "heartbeat":
         return [{"type": "heartbeat", "time": epoch, "uptime": int(max(0.0, time.time() - boot)),
-                 "ip": "10.0.0.2", "hostname": door.id}]  # fmt: skip
+                 "ip": "10.0.0.2", "hostname": door.id}]
     if message.event in ("granted", "denied"):
         granted = message.event == "granted"
         known = granted or message.reason != "unknown card"
@@ -209,12 +209,12 @@ def encode(
         user = (names or {}).get(message.credential or "", "Unknown") if known else "Unknown"
         return [{"type": "access", "time": epoch, "isKnown": "true" if known else "false",
                  "access": access, "username": user, "uid": message.credential or "",
-                 "door": door.id}]  # fmt: skip
+                 "door": door.id}]
     records = [_ESP_LOG[message.event]]
     if message.event == "forced":
         records.insert(0, _ESP_LOG["opened"])
     return [{"type": kind, "src": src, "desc": desc, "data": "", "time": epoch, "cmd": "event",
-             "door": door.id} for kind, src, desc in records]  # fmt: skip
+             "door": door.id} for kind, src, desc in records]
 
 
 class DoorSimulator:
@@ -338,7 +338,7 @@ class DoorSimulator:
                 self.failed += 1
                 if self.failed == 1 or self.failed % 1000 == 0:
                     log.warning("%d door messages refused by the MQTT client (rc %s)",
-                                self.failed, refused[0])  # fmt: skip
+                                self.failed, refused[0])
             else:
                 self.published[message.event] += 1
         if wait:
@@ -352,7 +352,7 @@ class DoorSimulator:
         self.connect()
         start = time.monotonic()
         log.info("door simulator: %d doors on %s:%d prefix %s", len(self.doors),
-                 self._host, self._port, self.prefix)  # fmt: skip
+                 self._host, self._port, self.prefix)
         try:
             for offset, message in self.traffic.events():
                 if duration is not None and offset > duration:
@@ -393,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ids = [d.strip() for d in args.doors.split(",") if d.strip()]
     doors = [SimDoor(d, "esp-rfid" if d in esp else "native", args.held_open) for d in ids]
     config = TrafficConfig(rate=args.rate, heartbeat_seconds=args.heartbeat,
-                           forced_probability=args.forced, held_probability=args.held)  # fmt: skip
+                           forced_probability=args.forced, held_probability=args.held)
     sim = DoorSimulator(args.mqtt_url, doors, prefix=args.prefix, config=config, seed=args.seed)
 
     def on_signal(_signum: int, _frame: object) -> None:

@@ -20,6 +20,7 @@ from compoundeye.store.models import (
     Alert,
     AlertChange,
     AlertFilter,
+    AlertStatus,
     HistoryEntry,
     InvalidTransitionError,
     NewAlert,
@@ -44,7 +45,7 @@ def _alert(row: Row[Any], history: tuple[HistoryEntry, ...] = (),
            notes: tuple[Note, ...] = ()) -> Alert:
     m = row._mapping
     return Alert(
-        id=m["id"], rule=m["rule"], priority=m["priority"], status=m["status"],
+        id=m["id"], rule=m["rule"], priority=m["priority"], status=AlertStatus(m["status"]),
         source_type=m["source_type"], source_id=m["source_id"], building=m["building"],
         location=dict(m["location"] or {}), title=m["title"], dedupe_key=m["dedupe_key"],
         open=m["open_key"] is not None, event_ids=list(m["event_ids"] or []),
@@ -56,8 +57,13 @@ def _alert(row: Row[Any], history: tuple[HistoryEntry, ...] = (),
     )
 
 
+def _status(value: str | None) -> AlertStatus | None:
+    return None if value is None else AlertStatus(value)
+
+
 def _history(conn: Connection, alert_id: str, at: datetime, actor: str, action: str,
-             from_status: str | None, to_status: str | None, note: str | None = None,
+             from_status: AlertStatus | None, to_status: AlertStatus | None,
+             note: str | None = None,
              details: dict[str, Any] | None = None) -> None:
     conn.execute(H.insert().values(
         alert_id=alert_id, at=at, actor=actor, action=action, from_status=from_status,
@@ -81,8 +87,9 @@ def fetch_detailed(conn: Connection, alert_id: str) -> Alert:
     if row is None:
         raise NotFoundError(f"no alert {alert_id!r}")
     history = tuple(
-        HistoryEntry(at=h.at, actor=h.actor, action=h.action, from_status=h.from_status,
-                     to_status=h.to_status, note=h.note, details=dict(h.details or {}))
+        HistoryEntry(at=h.at, actor=h.actor, action=h.action,
+                     from_status=_status(h.from_status), to_status=_status(h.to_status),
+                     note=h.note, details=dict(h.details or {}))
         for h in conn.execute(select(H).where(H.c.alert_id == alert_id).order_by(H.c.id))
     )
     notes = tuple(
@@ -108,7 +115,7 @@ def create(conn: Connection, new: NewAlert, *, actor: str = "system",
     now = now or utcnow()
     alert_id = new_id(now)
     conn.execute(A.insert().values(
-        id=alert_id, rule=new.rule, priority=new.priority, status="new",
+        id=alert_id, rule=new.rule, priority=new.priority, status=AlertStatus.NEW,
         source_type=new.source_type, source_id=new.source_id, building=new.building,
         location=new.location, title=new.title, dedupe_key=new.dedupe_key,
         open_key=new.dedupe_key, event_ids=new.event_ids[-MAX_EVENT_IDS:],
@@ -116,7 +123,7 @@ def create(conn: Connection, new: NewAlert, *, actor: str = "system",
         snapshot=new.snapshot, assignee=None, created_at=now, updated_at=now,
         last_event_at=new.event_at, resolved_at=None, count=max(1, len(new.event_ids)),
         attrs=new.attrs))
-    _history(conn, alert_id, now, actor, "created", None, "new",
+    _history(conn, alert_id, now, actor, "created", None, AlertStatus.NEW,
              details={"events": len(new.event_ids)})
     return AlertChange(alert=fetch(conn, alert_id), action="created", actor=actor, at=now)
 
@@ -183,22 +190,22 @@ def upsert(conn: Connection, new: NewAlert, *, actor: str = "system",
 
 
 def transition(conn: Connection, alert_id: str, action: str, actor: str, *,
-               to_status: str | None = None, note: str | None = None,
+               to_status: AlertStatus | None = None, note: str | None = None,
                details: dict[str, Any] | None = None, assignee: str | None = None,
                now: datetime | None = None) -> AlertChange:
     """Acknowledge, assign or resolve one alert, writing its history."""
     now = now or utcnow()
     alert = fetch(conn, alert_id, for_update=True)
-    if alert.status == "resolved":
+    if alert.status == AlertStatus.RESOLVED:
         raise InvalidTransitionError(f"alert {alert_id} is already resolved")
-    if action == "acknowledged" and alert.status != "new":
+    if action == "acknowledged" and alert.status != AlertStatus.NEW:
         raise InvalidTransitionError(f"alert {alert_id} is already {alert.status}")
     values: dict[str, Any] = {"updated_at": now}
     if to_status is not None:
         values["status"] = to_status
     if action == "assigned":
         values["assignee"] = assignee
-    if to_status == "resolved":
+    if to_status == AlertStatus.RESOLVED:
         values["resolved_at"] = now
         values["open_key"] = None
     conn.execute(A.update().where(A.c.id == alert_id).values(**values))
@@ -316,7 +323,7 @@ class AlertRepo:
     def ack(self, alert_id: str, actor: str, note: str | None = None) -> Alert:
         with write_transaction(self._engine) as conn:
             change = transition(conn, alert_id, "acknowledged", actor,
-                                to_status="acknowledged", note=note)
+                                to_status=AlertStatus.ACKNOWLEDGED, note=note)
         return self._done(change)
 
     def assign(self, alert_id: str, assignee: str, actor: str,
@@ -329,7 +336,8 @@ class AlertRepo:
     def resolve(self, alert_id: str, actor: str, note: str | None = None,
                 details: dict[str, Any] | None = None) -> Alert:
         with write_transaction(self._engine) as conn:
-            change = transition(conn, alert_id, "resolved", actor, to_status="resolved",
+            change = transition(conn, alert_id, "resolved", actor,
+                                to_status=AlertStatus.RESOLVED,
                                 note=note, details=details)
         return self._done(change)
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam
 
 from compoundeye.store import schema
 from compoundeye.store.alerts import MAX_EVENT_IDS, open_by_keys, processed
-from compoundeye.store.models import Alert, AlertChange, NewAlert, new_id
+from compoundeye.store.models import Alert, AlertChange, AlertStatus, NewAlert, new_id
 from compoundeye.timeutil import utcnow
 
 A = schema.alerts
@@ -46,7 +46,7 @@ class AlertBatch:
         return [e for e in event_ids if e not in self.done and e not in self._processed]
 
     def _log(self, alert: Alert, at: datetime, actor: str, action: str,
-             from_status: str | None, note: str | None = None,
+             from_status: AlertStatus | None, note: str | None = None,
              details: dict[str, Any] | None = None) -> None:
         self._history.append({"alert_id": alert.id, "at": at, "actor": actor,
                               "action": action, "from_status": from_status,
@@ -80,7 +80,7 @@ class AlertBatch:
             self._set(replace(current, open=False), "detached", actor, now, [])
             self.changes.pop()  # a detach is not news for live screens
         alert = Alert(
-            id=new_id(now), rule=new.rule, priority=new.priority, status="new",
+            id=new_id(now), rule=new.rule, priority=new.priority, status=AlertStatus.NEW,
             source_type=new.source_type, source_id=new.source_id, building=new.building,
             location=new.location, title=new.title, dedupe_key=new.dedupe_key, open=True,
             event_ids=events[-MAX_EVENT_IDS:], cameras=list(new.cameras),
@@ -124,7 +124,7 @@ class AlertBatch:
             return self._set(cleared, "cleared", actor, now, events, note, info)
         info["auto"] = True
         note = f"auto-resolved: {cause}"
-        resolved = replace(alert, open=False, status="resolved", resolved_at=now,
+        resolved = replace(alert, open=False, status=AlertStatus.RESOLVED, resolved_at=now,
                            updated_at=now)
         self._log(resolved, now, actor, "resolved", alert.status, note, info)
         return self._set(resolved, "resolved", actor, now, events, note, info)

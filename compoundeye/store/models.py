@@ -6,6 +6,7 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from compoundeye.timeutil import to_rfc3339
@@ -25,6 +26,18 @@ class InvalidTransitionError(StoreError, ValueError):
     """The change is not allowed from the record's current state (e.g. ack a resolved alert)."""
 
 
+class AlertStatus(StrEnum):
+    """Where an alert is in its lifecycle (DESIGN.md, Alerts)."""
+
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+OPEN_STATUSES: tuple[AlertStatus, ...] = (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED)
+"""Statuses of an alert someone still has to deal with."""
+
+
 def new_id(now: datetime) -> str:
     """A time-ordered unique id: microseconds since the epoch then 40 random bits, in hex."""
     micros = (now - _EPOCH) // timedelta(microseconds=1)
@@ -42,8 +55,8 @@ class HistoryEntry:
     at: datetime
     actor: str
     action: str
-    from_status: str | None
-    to_status: str | None
+    from_status: AlertStatus | None
+    to_status: AlertStatus | None
     note: str | None
     details: dict[str, Any]
 
@@ -73,7 +86,7 @@ class Alert:
     id: str
     rule: str
     priority: int
-    status: str
+    status: AlertStatus
     source_type: str
     source_id: str
     building: str
@@ -164,7 +177,7 @@ class NewAlert:
 class AlertFilter:
     """Filters of an alert listing; every one optional. Newest first."""
 
-    status: str | tuple[str, ...] | None = None
+    status: AlertStatus | tuple[AlertStatus, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None
     kind: str | None = None

@@ -58,15 +58,13 @@ def _utc() -> UTCDateTime:
 
 metadata = MetaData()
 
-ALERT_STATUSES = ("new", "acknowledged", "resolved")
-
 alerts = Table(
     "alerts",
     metadata,
     Column("id", String(40), primary_key=True),
     Column("rule", String(64), nullable=False),
     Column("priority", Integer, nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # an AlertStatus value
     Column("source_type", String(16), nullable=False),
     Column("source_id", String(128), nullable=False),
     Column("building", String(64), nullable=False, default=""),

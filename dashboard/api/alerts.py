@@ -16,7 +16,9 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from compoundeye import names
-from compoundeye.store import Alert, AlertFilter, InvalidTransitionError, NotFoundError
+from compoundeye.redis_text import text, text_or_none
+from compoundeye.store import Alert, AlertFilter, AlertStatus, InvalidTransitionError, NotFoundError
+from compoundeye.store.models import OPEN_STATUSES
 from dashboard.audit import record_audit
 from dashboard.clip_response import serve_clip
 from dashboard.deps import OperatorDep, StateDep, client_ip
@@ -59,8 +61,7 @@ def _stream_tail(state: AppState) -> str:
     newest: Any = state.redis.xrevrange(names.ALERTS_STREAM, count=1)
     if not newest:
         return "0-0"
-    entry_id = newest[0][0]
-    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    return text(newest[0][0])
 
 
 @router.get("", summary="Alerts, newest first (header X-Stream-Id: ce:alerts position)")
@@ -68,7 +69,9 @@ async def list_alerts(
     state: StateDep,
     _caller: OperatorDep,
     response: Response,
-    status: Annotated[Literal["new", "acknowledged", "resolved", "open"] | None, Query()] = None,
+    status: Annotated[AlertStatus | Literal["open"] | None,
+                      Query(description='an alert status, or "open" for new and acknowledged')
+                      ] = None,
     since: Annotated[AwareDatetime | None, Query()] = None,
     until: Annotated[AwareDatetime | None, Query()] = None,
     kind: Annotated[str | None, Query(pattern=r"^[a-z_.]{1,64}$")] = None,
@@ -81,9 +84,7 @@ async def list_alerts(
         check_window(since, until, max_days=366)
     # Read the stream position first: a change made meanwhile is replayed by the stream.
     tail = await run_in_threadpool(_stream_tail, state)
-    wanted: str | tuple[str, ...] | None = status
-    if status == "open":
-        wanted = ("new", "acknowledged")
+    wanted = OPEN_STATUSES if status == "open" else status
     flt = AlertFilter(status=wanted, since=since, until=until, kind=kind, camera=camera,
                       door=door, building=building, limit=limit)
     alerts = await run_in_threadpool(state.store.alerts.list, flt)
@@ -114,11 +115,11 @@ async def _event_source(state: AppState, request: Request, last_id: str) -> Asyn
             sent = 0
             for _stream, entries in reply:
                 for entry_id, fields in entries:
-                    cursor = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-                    raw = fields.get(names.ALERT_FIELD.encode()) or fields.get(names.ALERT_FIELD)
-                    if raw is None:
+                    cursor = text(entry_id)
+                    data = text_or_none(fields.get(names.ALERT_FIELD.encode())
+                                        or fields.get(names.ALERT_FIELD))
+                    if data is None:
                         continue
-                    data = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
                     try:
                         # One line of data: compact JSON never holds a raw newline.
                         data = json.dumps(json.loads(data), separators=(",", ":"))

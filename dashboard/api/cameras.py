@@ -9,35 +9,16 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from compoundeye.camera_status import CameraState
 from compoundeye.timeutil import to_rfc3339, utcnow
 from compoundeye.tsdb import MetricsQueryError
-from dashboard.cameras import count_by_status, read_statuses
+from dashboard.cameras import CameraRow, count_by_status, read_statuses
 from dashboard.deps import CameraViewerDep, StateDep
 from dashboard.uptime import fps_history
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 
-StatusFilter = Literal["online", "degraded", "offline", "tampered"]
 Building = Annotated[str | None, Query(max_length=64, description="only this building")]
-
-
-class CameraStatus(BaseModel):
-    """One camera's current status (as listed by ``GET /api/cameras``)."""
-
-    id: str
-    name: str
-    building: str
-    zone: str
-    floor: int
-    lat: float
-    lon: float
-    status: StatusFilter
-    since: str | None
-    last_frame: str | None
-    fps: float | None
-    worker: str | None
-    reason: str | None
-    reported: bool
 
 
 class CameraList(BaseModel):
@@ -46,7 +27,7 @@ class CameraList(BaseModel):
     generated_at: str
     total: int
     counts: dict[str, int]
-    cameras: list[CameraStatus]
+    cameras: list[CameraRow]
 
 
 @router.get("", summary="Current status of every camera, offline/tampered/degraded first",
@@ -54,7 +35,7 @@ class CameraList(BaseModel):
 async def list_cameras(
     state: StateDep,
     _caller: CameraViewerDep,
-    status: Annotated[StatusFilter | None, Query()] = None,
+    status: Annotated[CameraState | None, Query()] = None,
     building: Building = None,
 ) -> Response:
     if building is not None and building not in state.buildings:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dashboard.auth.roles import Role
+from compoundeye.auth.roles import Role
 from dashboard.deps import StateDep, client_ip, principal_from_request
 
 router = APIRouter(tags=["metrics"])

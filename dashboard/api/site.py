@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
+from compoundeye.camera_status import CameraState
 from dashboard.cameras import read_door_statuses, read_statuses
 from dashboard.deps import AnyRoleDep, StateDep
 from dashboard.state import AppState
@@ -25,7 +26,8 @@ def _plan(state: AppState) -> dict[str, Any]:
                                + [(d.location.lat, d.location.lon, d.location.building)
                                   for d in site.doors]):
         box = buildings.setdefault(building, {"name": building, "min_lat": lat, "max_lat": lat,
-                                              "min_lon": lon, "max_lon": lon, "worst": "online"})
+                                              "min_lon": lon, "max_lon": lon,
+                                              "worst": CameraState.ONLINE})
         box["min_lat"], box["max_lat"] = min(box["min_lat"], lat), max(box["max_lat"], lat)
         box["min_lon"], box["max_lon"] = min(box["min_lon"], lon), max(box["max_lon"], lon)
     door_rows = []

@@ -1,1 +1,2 @@
-"""Who is calling: hashed API tokens, signed session cookies, roles."""
+"""Who is calling: signed session cookies and the request's principal (API tokens and roles
+are the kernel's, :mod:`compoundeye.auth`)."""

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from dashboard.auth.roles import Role
+from compoundeye.auth.roles import Role
 
 SESSION_COOKIE = "ce_session"
 CSRF_COOKIE = "ce_csrf"

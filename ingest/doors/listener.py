@@ -34,7 +34,8 @@ from paho.mqtt.properties import Properties
 from compoundeye import names
 from compoundeye.bus import EventSink, connect, dead_letter
 from compoundeye.events import Event, EventKind, Source, stable_event_id
-from compoundeye.services import mqtt_host_port
+from compoundeye.mqtt_url import parse_mqtt_url
+from compoundeye.redis_text import text
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.timeutil import parse_rfc3339, to_rfc3339, utcnow
@@ -50,11 +51,6 @@ RECEIVE_MAXIMUM = 100
 LIVENESS_CHECK_SECONDS = 0.5
 RETRY_MIN_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
-
-
-def send_topic_filter(prefix: str) -> str:
-    """esp-rfid publishes on ``<its topic>/send``; configure its topic as ``<prefix>/<door>``."""
-    return f"{prefix}/+/send"
 
 
 @dataclass
@@ -100,6 +96,7 @@ class DoorListener:
         self.prefix = site.mqtt.topic_prefix
         self.client_id = site.mqtt.client_id
         self.listener_id = listener_id or self.client_id
+        self.broker = parse_mqtt_url(settings.mqtt_url)
         self.stats = ListenerStats()
         self._redis = redis_client or connect(settings.redis_url)
         self._sink = EventSink(self._redis)
@@ -140,7 +137,7 @@ class DoorListener:
             self._generation += 1
         log.info("MQTT connected (session present: %s)", getattr(flags, "session_present", "?"))
         client.subscribe([(names.door_topic_filter(self.prefix), 1),
-                          (send_topic_filter(self.prefix), 1)])
+                          (names.door_send_topic_filter(self.prefix), 1)])
         client.publish(self.status_topic, self._status_payload("online"), qos=1, retain=True)
         self.connected.set()
 
@@ -165,13 +162,12 @@ class DoorListener:
 
     def run(self) -> None:
         """Connect, process messages until ``stop()``, then disconnect cleanly."""
-        host, port = mqtt_host_port(self.settings.mqtt_url)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
         props.ReceiveMaximum = RECEIVE_MAXIMUM
         self._seed_liveness()
-        self._client.connect_async(host, port, keepalive=30, clean_start=False,
-                                   properties=props)
+        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30,
+                                   clean_start=False, properties=props)
         self._client.loop_start()
         try:
             self._work()
@@ -302,8 +298,7 @@ class DoorListener:
             for door_id in self.site.doors_by_id:
                 raw = self._redis.hget(names.door_status_key(door_id), "last_seen")
                 if raw:
-                    text = raw.decode() if isinstance(raw, bytes) else str(raw)
-                    self._liveness.seed(door_id, parse_rfc3339(text))
+                    self._liveness.seed(door_id, parse_rfc3339(text(raw)))
         except (redis.RedisError, ValueError) as exc:
             log.warning("could not read door liveness from Redis: %s", exc)
 

@@ -15,6 +15,7 @@ import redis
 import yaml
 
 from compoundeye import names
+from compoundeye.redis_text import text
 from compoundeye.site.models import Site
 
 
@@ -57,7 +58,7 @@ def group_done(client: Any, wanted: tuple[str, ...] = (names.ALERTS_GROUP,
                                                      names.DOOR_RULES_GROUP)) -> bool:
     """Every entry of ce:events delivered to the alerting groups and acknowledged."""
     try:
-        groups = {(g["name"].decode() if isinstance(g["name"], bytes) else g["name"]): g
+        groups = {text(g["name"]): g
                   for g in client.xinfo_groups(names.EVENTS_STREAM)}
     except redis.ResponseError:
         return False

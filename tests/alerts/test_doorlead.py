@@ -10,7 +10,7 @@ from compoundeye.events import EventKind
 from compoundeye.settings import Settings
 from compoundeye.store import Store
 from tests.alerts.helpers import ev, later, make_site, now_ms, running_service
-from tests.ingest.doors.helpers import wait_until
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 

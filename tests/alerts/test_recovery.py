@@ -22,7 +22,7 @@ from compoundeye.events import Event, EventKind
 from compoundeye.store import Store
 from tests.alerts.helpers import ev, make_site, now_ms
 from tests.alerts.processes import group_done, process, start, stop, write_site
-from tests.ingest.doors.helpers import wait_until
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -55,7 +55,7 @@ def push(client: Any, events: list[Event], pace: float = 0.0) -> None:
     for start_at in range(0, len(events), 250):
         pipe = client.pipeline(transaction=False)
         for event in events[start_at:start_at + 250]:
-            sink._script(keys=[names.EVENTS_STREAM, bus.seen_key(event.id)],
+            sink._script(keys=[names.EVENTS_STREAM, names.seen_key(event.id)],
                          args=[event.to_json(), bus.SEEN_TTL_SECONDS, names.STREAM_MAXLEN,
                                names.EVENT_FIELD], client=pipe)
         pipe.execute()

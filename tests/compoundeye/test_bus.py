@@ -5,8 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,9 +13,10 @@ import pytest
 import redis
 
 from compoundeye import names
-from compoundeye.bus import BufferedPublisher, EventSink, connect, dead_letter, seen_key
+from compoundeye.bus import BufferedPublisher, EventSink, connect, dead_letter
 from compoundeye.events import Event, EventKind, make_event
 from compoundeye.services import free_port, redis_answers, terminate_group
+from tests.polling import poll
 
 T0 = datetime(2026, 11, 3, 21, 40, tzinfo=UTC)
 
@@ -37,15 +37,6 @@ def stream_events(client: redis.Redis, stream: str = names.EVENTS_STREAM) -> lis
             for fields in entries(client, stream)]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 class PrivateRedis:
     """A redis-server of this test's own on a fixed port, started and stopped at will."""
 
@@ -61,7 +52,7 @@ class PrivateRedis:
              "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(self.workdir), "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        assert wait_for(lambda: redis_answers(self.url)), "private redis did not start"
+        assert poll(lambda: redis_answers(self.url)), "private redis did not start"
 
     def stop(self) -> None:
         if self.process is not None:
@@ -86,7 +77,7 @@ def test_sink_adds_each_event_once(redis_client: redis.Redis) -> None:
     assert sink.add(event(2)) is not None
     assert [e.id for e in stream_events(redis_client)] == [event(1).id, event(2).id]
     assert stream_events(redis_client)[0] == event(1)
-    ttl = redis_client.ttl(seen_key(event(1).id))
+    ttl = redis_client.ttl(names.seen_key(event(1).id))
     assert 0 < ttl <= 24 * 3600
 
 
@@ -107,15 +98,15 @@ def test_publisher_buffers_while_redis_is_unreachable_and_delivers_in_order(
         for n in range(200):
             publisher.publish(event(n))
         publisher.publish(event(3))  # a duplicate of one still buffered
-        assert wait_for(lambda: publisher.stats.failures >= 2)
+        assert poll(lambda: publisher.stats.failures >= 2)
         assert publisher.pending == 201
         assert publisher.stats.published == 0
 
         private_redis.start()
-        assert wait_for(lambda: publisher.pending == 0), publisher.stats
+        assert poll(lambda: publisher.pending == 0), publisher.stats
         for n in range(200, 210):  # and it keeps publishing afterwards
             publisher.publish(event(n))
-        assert wait_for(lambda: publisher.pending == 0)
+        assert poll(lambda: publisher.pending == 0)
     finally:
         publisher.stop()
         thread.join(timeout=10)

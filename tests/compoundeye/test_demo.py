@@ -35,7 +35,7 @@ def _start(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
         [sys.executable, "-m", "compoundeye.cli", "demo", "--port", "0", *extra],
         cwd=REPO, env=_demo_env(tmp_path), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    )
 
 
 def _read_until_ready(proc: subprocess.Popen[str], timeout: float) -> list[str]:
@@ -103,11 +103,11 @@ def test_demo_runs_everything_and_sigint_leaves_nothing(tmp_path: Path) -> None:
         output = "".join(lines)
         assert any(line.startswith("ready:") for line in lines), output
         for word in ("redis://127.0.0.1:", "mqtt://127.0.0.1:", "http://127.0.0.1:", "site",
-                     "doorsim"):  # fmt: skip
+                     "doorsim"):
             assert word in output
         stack = json.loads((tmp_path / "data" / "demo" / "stack.json").read_text())
         assert set(stack) >= {"dashboard_url", "redis_url", "mqtt_url", "tsdb_url", "site_file",
-                              "tokens"}  # fmt: skip
+                              "tokens"}
         load_site(stack["site_file"])
         if stack["dashboard_url"]:
             health = httpx.get(stack["dashboard_url"] + "api/health", timeout=10)

@@ -31,7 +31,7 @@ def _use(monkeypatch: pytest.MonkeyPatch, services: ServiceSet, data_dir: Path) 
 def test_all_services_answer(
     monkeypatch: pytest.MonkeyPatch, services: ServiceSet, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     _use(monkeypatch, services, tmp_path)
     assert run(argparse.Namespace()) == 0
     out = capsys.readouterr().out
@@ -52,7 +52,7 @@ def test_postgres_store_answers(
 def test_a_service_away_fails_with_its_name(
     monkeypatch: pytest.MonkeyPatch, services: ServiceSet, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     _use(monkeypatch, services, tmp_path)
     monkeypatch.setenv("CE_TSDB_URL", f"http://127.0.0.1:{_dead_port()}")
     monkeypatch.setenv("CE_DATABASE_URL", "postgresql+psycopg://nobody:secret@127.0.0.1:1/x")

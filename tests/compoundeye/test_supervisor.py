@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from compoundeye.supervisor import ChildSpec, Supervisor
+from tests.polling import poll, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -40,10 +41,7 @@ FAMILY = textwrap.dedent(
 
 
 def _wait_file(path: Path, timeout: float = 15.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.05)
+    wait_until(path.exists, timeout, what=f"{path} to appear")
     return [int(p) for p in path.read_text().split()]
 
 
@@ -57,19 +55,15 @@ def _alive(pid: int) -> bool:
 
 def _wait_dead(pids: list[int], timeout: float = 10.0) -> list[int]:
     """Pids still alive after ``timeout`` (orphans are reaped by init asynchronously)."""
-    deadline = time.monotonic() + timeout
-    alive = [p for p in pids if _alive(p)]
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.05)
-        alive = [p for p in alive if _alive(p)]
-    return alive
+    poll(lambda: not any(_alive(p) for p in pids), timeout)
+    return [p for p in pids if _alive(p)]
 
 
 @pytest.mark.parametrize("ignore_term", [False, True], ids=["polite", "ignores-sigterm"])
 def test_stop_leaves_no_descendant(tmp_path: Path, ignore_term: bool) -> None:
     pid_file = tmp_path / "pids"
     spec = ChildSpec("family", [sys.executable, "-c", FAMILY, str(pid_file),
-                                "1" if ignore_term else "0"])  # fmt: skip
+                                "1" if ignore_term else "0"])
     supervisor = Supervisor([spec], stop_timeout=1.0)
     runner = threading.Thread(target=supervisor.run)
     runner.start()
@@ -88,7 +82,7 @@ def test_output_is_logged_with_the_child_name(caplog: pytest.LogCaptureFixture) 
     caplog.set_level(logging.INFO)
     spec = ChildSpec("talker", [sys.executable, "-c", "print('hello from child'); "
                                 "import sys; print('oops', file=sys.stderr)"],
-                     restart=False)  # fmt: skip
+                     restart=False)
     supervisor = Supervisor([spec])
     supervisor.start()
     deadline = time.monotonic() + 10
@@ -113,10 +107,10 @@ def test_dead_child_restarts_with_backoff_and_escaped_grandchild_dies(tmp_path: 
         time.sleep(1.5)
         sys.exit(3)
         """
-    ))  # fmt: skip
+    ))
     counter = tmp_path / "runs"
     crasher = ChildSpec("crasher", [sys.executable, str(crash), str(counter)],
-                        backoff_initial=0.1, backoff_max=0.4)  # fmt: skip
+                        backoff_initial=0.1, backoff_max=0.4)
     once = ChildSpec("once", [sys.executable, "-c", "raise SystemExit(4)"], restart=False)
     supervisor = Supervisor([crasher, once], poll=0.05)
     runner = threading.Thread(target=supervisor.run)
@@ -149,10 +143,11 @@ def test_missing_program_is_logged_not_raised(caplog: pytest.LogCaptureFixture) 
 RUNNER = textwrap.dedent(
     """
     import sys
+    from compoundeye.process import run_until_signalled
     from compoundeye.supervisor import ChildSpec, Supervisor
     family, out = sys.argv[1], sys.argv[2]
-    Supervisor([ChildSpec("family", [sys.executable, "-c", family, out, "0"])],
-               stop_timeout=2).run(handle_signals=True)
+    run_until_signalled(Supervisor([ChildSpec("family", [sys.executable, "-c", family, out, "0"])],
+                                   stop_timeout=2))
     print("supervisor done", flush=True)
     """
 )
@@ -165,7 +160,7 @@ def test_signals_ask_for_a_clean_stop(tmp_path: Path, signum: int) -> None:
         [sys.executable, "-c", RUNNER, FAMILY, str(pid_file)],
         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-    )  # fmt: skip
+    )
     try:
         pids = _wait_file(pid_file)
         proc.send_signal(signum)
@@ -197,7 +192,7 @@ def test_wait_ready_returns_the_ready_line() -> None:
 
 def test_wait_ready_gives_up_on_a_child_that_keeps_failing() -> None:
     spec = ChildSpec("broken", [sys.executable, "-c", "raise SystemExit(1)"],
-                     ready_prefix="READY", backoff_initial=0.05, backoff_max=0.1)  # fmt: skip
+                     ready_prefix="READY", backoff_initial=0.05, backoff_max=0.1)
     supervisor = Supervisor([spec], poll=0.02)
     runner = threading.Thread(target=supervisor.run)
     runner.start()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -13,22 +12,11 @@ import pytest
 
 from compoundeye.services import ServiceSet, tsdb_force_flush
 from compoundeye.tsdb import MetricsQueryError, MetricsReader, MetricsWriter, to_line
+from tests.polling import poll
 
 pytestmark = pytest.mark.timeout(90)
 
 T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T], tsdb_url: str, attempts: int = 150) -> T:
-    """Poll until ``probe`` returns something truthy (VictoriaMetrics indexes asynchronously)."""
-    result = probe()
-    for _ in range(attempts):
-        if result:
-            return result
-        tsdb_force_flush(tsdb_url)
-        time.sleep(0.1)
-        result = probe()
-    return result
 
 
 @pytest.fixture
@@ -40,7 +28,7 @@ def reader(tsdb_url: str) -> Iterator[MetricsReader]:
 def test_line_protocol_escaping() -> None:
     ts = datetime(2026, 11, 28, 1, 2, 3, 456000, tzinfo=UTC)
     line = to_line("cam", {"fps": 5.0, "frames": 3, "ok": True, "s": 'a"b'},
-                   {"camera": "c 1,x=y", "empty": ""}, ts)  # fmt: skip
+                   {"camera": "c 1,x=y", "empty": ""}, ts)
     assert line == (
         r'cam,camera=c\ 1\,x\=y fps=5.0,frames=3i,ok=true,s="a\"b" ' + str(1795827723456)
     )
@@ -55,14 +43,15 @@ def test_written_point_reads_back_with_promql(tsdb_url: str, reader: MetricsRead
     ts = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
     with MetricsWriter(tsdb_url, flush_interval_ms=50) as writer:
         writer.write("ce_test_camera", {"fps": 4.5, "frames": 120},
-                     {"camera": "cam-01", "building": "B7"}, ts)  # fmt: skip
+                     {"camera": "cam-01", "building": "B7"}, ts)
         writer.write("ce_test_camera", {"fps": 5.5, "frames": 240},
-                     {"camera": "cam-02", "building": "B7"}, ts)  # fmt: skip
+                     {"camera": "cam-02", "building": "B7"}, ts)
         assert writer.flush(10)
         assert writer.stats.written == 2
         assert writer.stats.lost == 0
 
-    samples = eventually(lambda: reader.query('ce_test_camera_fps{building="B7"}'), tsdb_url)
+    samples = poll(lambda: reader.query('ce_test_camera_fps{building="B7"}'), 15, 0.1,
+                   between=lambda: tsdb_force_flush(tsdb_url))
     by_camera = {s.labels["camera"]: s for s in samples}
     assert set(by_camera) == {"cam-01", "cam-02"}
     assert by_camera["cam-01"].value == 4.5
@@ -102,7 +91,7 @@ def test_outage_never_blocks_the_caller_and_counts_loss() -> None:
         writer = MetricsWriter(
             f"http://127.0.0.1:{port}", buffer_size=100, batch_size=10, max_in_flight=20,
             flush_interval_ms=20, max_retries=0, timeout_ms=1_000,
-        )  # fmt: skip
+        )
         done = threading.Event()
 
         def produce() -> None:
@@ -138,5 +127,6 @@ def test_writer_recovers_after_tsdb_restart() -> None:
             assert writer.flush(15)
             assert writer.stats.written == 1
         with MetricsReader(url) as r:
-            samples = eventually(lambda: r.query("ce_test_restart_v"), url)
+            samples = poll(lambda: r.query("ce_test_restart_v"), 15, 0.1,
+                           between=lambda: tsdb_force_flush(url))
         assert [(s.labels["phase"], s.value) for s in samples] == [("up", 2.0)]

@@ -10,12 +10,12 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from compoundeye.auth.roles import Role
+from compoundeye.auth.tokens import add_token
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.store import NewAlert, Store
 from dashboard.app import create_app
-from dashboard.auth.roles import Role
-from dashboard.auth.tokens import add_token
 
 SITE = {
     "name": "test compound",

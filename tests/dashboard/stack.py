@@ -18,12 +18,13 @@ from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
+import redis
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
+from compoundeye.auth.roles import Role
+from compoundeye.auth.tokens import add_token
 from compoundeye.services import ServiceSet, free_port
-from dashboard.auth.roles import Role
-from dashboard.auth.tokens import add_token
 from tests.evidence.conftest import record_segments
 
 STACK_SITE = {
@@ -97,6 +98,17 @@ def _wait_listener_online(host: str, port: int, timeout: float) -> None:
         client.disconnect()
 
 
+def _empty_redis(services: ServiceSet) -> None:
+    client = redis.Redis.from_url(services.redis_url)
+    try:
+        if services.is_private("redis"):
+            client.flushall()
+        else:
+            client.flushdb()  # an external server: empty only our database
+    finally:
+        client.close()
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -112,6 +124,9 @@ def live_stack(services: ServiceSet, base: Path) -> Iterator[Stack]:
     """Start ``compoundeye alerts``, ``compoundeye doors`` and ``compoundeye dashboard``."""
     data = base / "data"
     site_file = base / "site.yaml"
+    # A new alerting group reads ce:events from the start: begin with an empty bus, not
+    # with what earlier tests left on the session's Redis.
+    _empty_redis(services)
     site_file.write_text(yaml.safe_dump(STACK_SITE))
     tokens = {r.value: add_token(base / "tokens.json", f"{r.value}-1", r) for r in Role}
     # Recordings of the camera that sees door-A around now: the alert's clip and the export.

@@ -14,6 +14,7 @@ import pytest
 
 from compoundeye.services import ServiceSet, tsdb_force_flush
 from tests.dashboard.stack import Stack, live_stack
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -42,15 +43,6 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def _wait_until(check: Any, seconds: float) -> None:
-    # Polling from Python: the page's CSP (no eval) forbids Playwright's wait_for_function.
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.2)
-
-
 def _force_and_wait_stored(stack: Stack, door_id: str) -> None:
     """Force a door and wait until the alerting service has published the alert."""
     import redis
@@ -61,7 +53,7 @@ def _force_and_wait_stored(stack: Stack, door_id: str) -> None:
     try:
         before = client.xlen(names.ALERTS_STREAM)
         stack.publish_door(door_id, "forced")
-        _wait_until(lambda: client.xlen(names.ALERTS_STREAM) > before, 20)
+        wait_until(lambda: client.xlen(names.ALERTS_STREAM) > before, 20, 0.2)
     finally:
         client.close()
 
@@ -110,7 +102,8 @@ def test_forced_door_reaches_the_desk_and_the_ack_is_audited(browser: Any,
     page.wait_for_selector("#btn-ack:not([disabled])", timeout=10_000)
     video = page.locator("video#clip")
     assert "/clip?camera=cam-A1" in (video.get_attribute("src") or "")
-    _wait_until(lambda: video.evaluate("v => v.readyState") >= 1, 20)  # MP4 metadata loaded
+    # Polled from Python: the page's CSP (no eval) forbids Playwright's wait_for_function.
+    wait_until(lambda: video.evaluate("v => v.readyState") >= 1, 20, 0.2)  # MP4 metadata loaded
     assert video.evaluate("v => v.duration") > 10
     page.fill("#note", "guard sent to B101")
     page.click("#btn-ack")

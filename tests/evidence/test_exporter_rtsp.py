@@ -8,7 +8,6 @@ import itertools
 import json
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,17 +21,9 @@ from evidence.export_models import ExportRequest, new_export_id
 from evidence.exporter import Exporter, ExportResult
 from evidence.verify import verify_export
 from ingest.recorder import Recorder
+from tests.polling import poll
 
 pytestmark = [pytest.mark.slow]
-
-
-def _wait_for(predicate: Any, timeout: float, stop: threading.Event) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        stop.wait(0.5)
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +43,12 @@ def rtsp_recording(tmp_path_factory: pytest.TempPathFactory,
 
     thread.start()
     try:
-        assert _wait_for(lambda: count() >= 4, 70, pause), "recorder made no segments"
+        assert poll(lambda: count() >= 4, 70, 0.5), "recorder made no segments"
         sim.take_offline("cam-door")
         pause.wait(15)
         sim.bring_online("cam-door")
         before = count()
-        assert _wait_for(lambda: count() >= before + 1, 60, pause), "no segments after outage"
+        assert poll(lambda: count() >= before + 1, 60, 0.5), "no segments after outage"
     finally:
         recorder.stop()
         thread.join(timeout=20)

@@ -106,3 +106,14 @@ def test_health_mode_expects_no_sampled_frame_rate() -> None:
     assert expected_sample_fps(5.0, "health", 0.0, 100.0) == 0.0
     assert expected_sample_fps(5.0, "full", 98.0, 100.0) == 0.0  # just switched
     assert expected_sample_fps(5.0, "full", 0.0, 100.0) == 5.0
+
+
+def test_the_status_record_carries_the_mode_and_old_hashes_read_as_full() -> None:
+    from compoundeye.camera_status import CameraState, CameraStatusReport, WatchMode
+
+    report = CameraStatusReport(status=CameraState.ONLINE, mode=WatchMode.HEALTH)
+    written = report.to_hash()
+    assert written["mode"] == "health"
+    assert CameraStatusReport.from_hash(written).mode is WatchMode.HEALTH
+    del written["mode"]  # a worker from before health mode
+    assert CameraStatusReport.from_hash(written).mode is WatchMode.FULL

@@ -28,8 +28,10 @@ import redis
 from compoundeye import names
 from compoundeye.events import Event, EventKind
 from compoundeye.recordings import gaps, list_segments
+from compoundeye.redis_text import text_map
 from compoundeye.services import ServiceSet, tsdb_force_flush
 from sample_streams.simulator import RtspSimulator
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.slow]
 
@@ -107,15 +109,11 @@ def edge(sim: RtspSimulator, services: ServiceSet, tmp_path_factory: pytest.Temp
                 child.kill()
 
 
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def statuses(client: redis.Redis, cams: list[str]) -> dict[str, dict[str, str]]:
     out = {}
     for cam in cams:
         raw: dict[object, object] = client.hgetall(names.camera_status_key(cam))  # type: ignore[assignment]
-        out[cam] = {_text(k): _text(v) for k, v in raw.items()}
+        out[cam] = text_map(raw)
     return out
 
 
@@ -123,16 +121,6 @@ def events(client: redis.Redis) -> list[Event]:
     entries: list[tuple[object, dict[bytes, bytes]]] = client.xrange(  # type: ignore[assignment]
         names.EVENTS_STREAM)
     return [Event.from_json(fields[b"e"]) for _id, fields in entries]
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "",
-             edge: Edge | None = None) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(interval)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}\n{edge.log_tail() if edge else ''}")
 
 
 @pytest.mark.timeout(60)
@@ -143,7 +131,7 @@ def test_eight_cameras_online_within_10_s(edge: Edge) -> None:
         found = statuses(client, CAMERAS)
         return all(found[c].get("status") == "online" for c in CAMERAS)
 
-    wait_for(all_online, 30, what="all online", edge=edge)
+    wait_until(all_online, 30, 0.25, what="all online", detail=edge.log_tail)
     assert datetime.now(UTC) - edge.started < timedelta(seconds=10), edge.log_tail()
     for cam, fields in statuses(client, CAMERAS).items():
         assert fields["worker"] == "edge-test"
@@ -177,8 +165,9 @@ def test_off_the_air_goes_offline_and_back_while_others_keep_heartbeats(
 
     off_at = datetime.now(UTC)
     sim.take_offline(OFF_AIR)
-    took = wait_for(offline, 30, what=f"{OFF_AIR} offline", edge=edge)
-    assert took <= 15
+    started = time.monotonic()
+    wait_until(offline, 30, 0.25, what=f"{OFF_AIR} offline", detail=edge.log_tail)
+    assert time.monotonic() - started <= 15
     on_at = datetime.now(UTC)
     sim.bring_online(OFF_AIR)
 
@@ -188,7 +177,7 @@ def test_off_the_air_goes_offline_and_back_while_others_keep_heartbeats(
         status = statuses(client, [OFF_AIR])[OFF_AIR].get("status")
         return status == "online" and (EventKind.CAMERA_ONLINE, OFF_AIR) in kinds
 
-    wait_for(online, 40, what=f"{OFF_AIR} back online", edge=edge)
+    wait_until(online, 40, 0.25, what=f"{OFF_AIR} back online", detail=edge.log_tail)
     edge.off_air.setdefault(OFF_AIR, []).append((off_at, on_at))
     assert missed == []
     mine = [e for e in events(client) if e.source.id == OFF_AIR
@@ -204,8 +193,8 @@ def test_corrupt_stream_does_not_stop_the_worker(edge: Edge, tsdb_url: str) -> N
     assert edge.process.poll() is None, edge.log_tail()
     # Status is rewritten every couple of seconds; on a loaded machine the first write
     # for a camera that never delivers a clean frame can come late, so wait for it.
-    wait_for(lambda: statuses(client, ["bad"])["bad"].get("status") is not None, 20,
-             what="a status for the corrupt camera", edge=edge)
+    wait_until(lambda: statuses(client, ["bad"])["bad"].get("status") is not None, 20, 0.25,
+               what="a status for the corrupt camera", detail=edge.log_tail)
     bad = statuses(client, ["bad"])["bad"]
     assert bad.get("status") in ("online", "degraded", "offline"), bad
     assert bad["worker"] == "edge-test"
@@ -282,7 +271,7 @@ def test_redis_outage_events_arrive_afterwards_once(edge: Edge, sim: RtspSimulat
         return ((EventKind.CAMERA_OFFLINE, OFF_AIR_DURING_REDIS) in kinds
                 and client.exists(names.worker_key("edge-test")) == 1)
 
-    wait_for(delivered, 20, what="buffered events delivered", edge=edge)
+    wait_until(delivered, 20, 0.25, what="buffered events delivered", detail=edge.log_tail)
     time.sleep(2)
     found = events(client)
     ids = [e.id for e in found]
@@ -292,8 +281,8 @@ def test_redis_outage_events_arrive_afterwards_once(edge: Edge, sim: RtspSimulat
     assert [e.source.id for e in offline] == [OFF_AIR_DURING_REDIS]
     worker = client.hgetall(names.worker_key("edge-test"))
     assert worker[b"events_dropped"] == b"0"
-    wait_for(lambda: statuses(client, [OFF_AIR_DURING_REDIS])[OFF_AIR_DURING_REDIS]
-             .get("status") == "online", 20, what="status written again after the outage")
+    wait_until(lambda: statuses(client, [OFF_AIR_DURING_REDIS])[OFF_AIR_DURING_REDIS]
+               .get("status") == "online", 20, 0.25, what="status written again after the outage")
     edge.off_air.setdefault(OFF_AIR_DURING_REDIS, []).append((down_at, up_at))
 
 
@@ -341,7 +330,7 @@ def test_door_listener_runs_inside_the_worker_when_asked(
                            hostname=services.mqtt_host, port=services.mqtt_port)
             return any(e.kind == EventKind.DOOR_OPENED for e in events(redis_client))
 
-        wait_for(door_opened, 20, interval=1.0, what="door.opened via the worker's listener")
+        wait_until(door_opened, 20, interval=1.0, what="door.opened via the worker's listener")
     finally:
         stop_started = time.monotonic()
         worker.stop()

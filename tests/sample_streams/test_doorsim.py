@@ -47,7 +47,7 @@ def test_traffic_is_deterministic_per_seed() -> None:
 def test_traffic_is_realistic() -> None:
     """Opens follow grants, every open is closed, forced and held doors and denials occur."""
     config = TrafficConfig(rate=0.5, forced_probability=0.05, held_probability=0.1,
-                           heartbeat_seconds=5)  # fmt: skip
+                           heartbeat_seconds=5)
     events = list(itertools.islice(DoorTraffic(DOORS, config, 1).events(), 4000))
     kinds = {m.event for _, m in events}
     assert kinds == {"granted", "denied", "opened", "closed", "forced", "held", "heartbeat"}
@@ -83,19 +83,19 @@ def test_esp_rfid_encoding_matches_the_firmware() -> None:
     [granted] = encode(DoorMessage("gate-a", "granted", "aabbccdd"), door, now, 1, names)
     assert granted == {"type": "access", "time": int(now.timestamp()), "isKnown": "true",
                        "access": "Always", "username": "amina-001", "uid": "aabbccdd",
-                       "door": "gate-a"}  # fmt: skip
+                       "door": "gate-a"}
     [unknown] = encode(DoorMessage("gate-a", "denied", "01020304", "unknown card"), door, now, 2)
     assert (unknown["isKnown"], unknown["access"], unknown["username"]) == (
         "false", "Denied", "Unknown"
-    )  # fmt: skip
+    )
     opened, tampered = encode(DoorMessage("gate-a", "forced"), door, now, 3)
     assert (opened["src"], opened["desc"]) == ("door", "Door Open")
     assert (tampered["type"], tampered["src"], tampered["desc"]) == (
         "WARN", "tamper", "Door was tampered!"
-    )  # fmt: skip
+    )
     [native] = encode(DoorMessage("d1", "denied", "x", "expired"), SimDoor("d1"), now, 9)
     assert native == {"event": "denied", "ts": "2026-11-28T01:02:03.000Z", "seq": 9,
-                      "credential": "x", "reason": "expired"}  # fmt: skip
+                      "credential": "x", "reason": "expired"}
 
 
 class Subscriber:
@@ -141,7 +141,7 @@ def test_publishes_and_receives_door_events(services: ServiceSet, subscriber: Su
     """Issue acceptance: door events through the private Mosquitto with paho-mqtt."""
     config = TrafficConfig(rate=5.0, heartbeat_seconds=0.5)
     sim = DoorSimulator(services.mqtt_url, DOORS, prefix=PREFIX, config=config, seed=3,
-                        seq_start=0)  # fmt: skip
+                        seq_start=0)
     runner = threading.Thread(target=sim.run, kwargs={"duration": 30})
     runner.start()
     try:
@@ -162,7 +162,7 @@ def test_publishes_and_receives_door_events(services: ServiceSet, subscriber: Su
     seqs = [int(str(p["seq"])) for p in native]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert all(p["event"] in {"granted", "denied", "opened", "closed", "forced", "held",
-                              "heartbeat"} for p in native)  # fmt: skip
+                              "heartbeat"} for p in native)
     assert all(p["type"] in {"access", "INFO", "WARN", "heartbeat"} for p in esp)
     assert sum(sim.published.values()) >= 20
 
@@ -172,7 +172,7 @@ def test_payloads_are_accepted_by_the_door_listener_decoder(
 ) -> None:
     formats = pytest.importorskip("ingest.doors.formats")
     config = TrafficConfig(rate=10.0, heartbeat_seconds=0.2, forced_probability=0.2,
-                           held_probability=0.0)  # fmt: skip
+                           held_probability=0.0)
     doors = [SimDoor("n1"), SimDoor("e1", "esp-rfid")]
     with DoorSimulator(services.mqtt_url, doors, prefix=PREFIX, config=config, seed=5) as sim:
         for door_id in ("n1", "e1"):
@@ -190,7 +190,7 @@ def test_payloads_are_accepted_by_the_door_listener_decoder(
             decoded = formats.decode(json.dumps(payload).encode(), now, 16384)
             kinds.append(None if decoded.kind is None else str(decoded.kind))
     for kind in ("door.granted", "door.denied", "door.forced", "door.held", "door.closed",
-                 "door.opened"):  # fmt: skip
+                 "door.opened"):
         assert kind in kinds
     assert None in kinds  # heartbeats
 
@@ -201,11 +201,11 @@ def test_cli_publishes_until_duration(services: ServiceSet, subscriber: Subscrib
          "--doors", "c1,c2", "--esp-rfid", "c2", "--rate", "5", "--heartbeat", "0.5",
          "--seed", "1", "--duration", "1.5", "--prefix", PREFIX],
         capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, proc.stderr
     assert "published" in proc.stdout
     assert subscriber.wait_for(lambda ms: {t for t, _ in ms} >= {f"{PREFIX}/c1/events",
-                                                                 f"{PREFIX}/c2/send"})  # fmt: skip
+                                                                 f"{PREFIX}/c2/send"})
 
 
 def test_messages_published_during_a_broker_restart_arrive() -> None:
@@ -222,7 +222,7 @@ def test_messages_published_during_a_broker_restart_arrive() -> None:
                 lock.notify_all()
 
         sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="ce-test-persistent",
-                          clean_session=False)  # fmt: skip
+                          clean_session=False)
         sub.on_connect = lambda c, *a: c.subscribe("doors/+/events", qos=1)
         sub.on_subscribe = lambda *a: subscribed.set()
         sub.on_message = on_message

@@ -90,8 +90,8 @@ def test_forged_cookie_is_not_a_session(client: TestClient) -> None:
 
 def test_a_revoked_token_ends_its_sessions(client: TestClient, tokens: dict[str, str],
                                            dash_settings: object) -> None:
-    from dashboard.auth.roles import Role
-    from dashboard.auth.tokens import add_token
+    from compoundeye.auth.roles import Role
+    from compoundeye.auth.tokens import add_token
 
     _sign_in(client, tokens["operator"])
     assert client.get("/api/me").status_code == 200

@@ -10,11 +10,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
+from compoundeye.auth.roles import Role
+from compoundeye.auth.tokens import add_token
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from dashboard.app import create_app
-from dashboard.auth.roles import Role
-from dashboard.auth.tokens import add_token
 from tests.dashboard.conftest import SITE
 from tests.dashboard.live import serve
 

@@ -10,12 +10,12 @@ import httpx
 import pytest
 import redis
 
+from compoundeye.alert_stream import AlertChangePublisher
 from compoundeye.services import ServiceSet
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.store import Store
 from dashboard.app import create_app
-from dashboard.live import ChangePublisher
 from tests.dashboard.conftest import bearer, open_alert
 from tests.dashboard.live import serve
 
@@ -46,7 +46,7 @@ def _events(source: httpx.Response | Iterator[str],
 @pytest.fixture
 def writer(dash_settings: Settings, redis_client: redis.Redis) -> Iterator[Store]:
     """Another process's view of the store (like the alerting service), publishing changes."""
-    store = Store.from_settings(dash_settings, on_change=ChangePublisher(redis_client))
+    store = Store.from_settings(dash_settings, on_change=AlertChangePublisher(redis_client))
     try:
         yield store
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from dashboard.auth.roles import Role
+from compoundeye.auth.roles import Role
 from dashboard.auth.sessions import SESSION_SECONDS, SessionSigner, load_or_create_key
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from paho.mqtt import client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from compoundeye.services import mqtt_host_port
+from compoundeye.mqtt_url import parse_mqtt_url
 from compoundeye.settings import Settings
 from compoundeye.site.models import Door, DoorRules, Location, Mqtt, Site
 from ingest.doors.listener import DoorListener
@@ -28,17 +27,6 @@ def make_site(heartbeat_timeout: float = 600.0, client_id: str | None = None) ->
     )
 
 
-def wait_until(check: Callable[[], Any], timeout: float = 10.0, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(step)
-
-
 @contextmanager
 def running(site: Site, settings: Settings, **kwargs: Any) -> Iterator[DoorListener]:
     listener = DoorListener(site, settings, **kwargs)
@@ -49,9 +37,9 @@ def running(site: Site, settings: Settings, **kwargs: Any) -> Iterator[DoorListe
 
 @contextmanager
 def publisher(mqtt_url: str) -> Iterator[mqtt.Client]:
-    host, port = mqtt_host_port(mqtt_url)
+    broker = parse_mqtt_url(mqtt_url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
-    client.connect(host, port)
+    client.connect(broker.host, broker.port)
     client.loop_start()
     try:
         yield client

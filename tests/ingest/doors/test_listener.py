@@ -13,7 +13,8 @@ from compoundeye import names
 from compoundeye.events import Event
 from compoundeye.settings import Settings
 from compoundeye.timeutil import to_rfc3339, utcnow
-from tests.ingest.doors.helpers import make_site, publish, publisher, running, wait_until
+from tests.ingest.doors.helpers import make_site, publish, publisher, running
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 

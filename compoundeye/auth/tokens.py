@@ -21,9 +21,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from compoundeye.auth.roles import Role
 from compoundeye.settings import Settings
 from compoundeye.timeutil import to_rfc3339, utcnow
-from dashboard.auth.roles import Role
 
 log = logging.getLogger(__name__)
 

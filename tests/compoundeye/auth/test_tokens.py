@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.auth.roles import Role
-from dashboard.auth.tokens import TokenRegistry, add_token, cli_add, hash_token
+from compoundeye.auth.roles import Role
+from compoundeye.auth.tokens import TokenRegistry, add_token, cli_add, hash_token
 
 
 def test_only_the_hash_is_stored_with_mode_0600(tmp_path: Path) -> None:
