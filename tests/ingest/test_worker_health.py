@@ -10,7 +10,6 @@ and packets alone; ``ent`` must switch to full at 22:00 and back, on the same se
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from compoundeye.site.models import Site
 from ingest.packet_reader import PacketReader
 from ingest.worker import EdgeWorker, WorkerOptions
 from sample_streams.simulator import RtspSimulator
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.slow]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -65,12 +65,7 @@ class Running:
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
+    wait_until(predicate, timeout, 0.25, what=what)
 
 
 @pytest.fixture(scope="module")
