@@ -269,3 +269,39 @@ def test_kustomize_builds_with_the_site_configmap() -> None:
         volumes = work["spec"]["template"]["spec"]["volumes"]
         refs = [v["configMap"]["name"] for v in volumes if "configMap" in v]
         assert refs == [site["metadata"]["name"]]  # references follow the hashed name
+
+
+def _cores(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def _mib(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0}
+    return float(quantity[:-2]) * units[quantity[-2:]]
+
+
+def test_edge_requests_cover_the_busiest_shard_from_the_measured_figures() -> None:
+    from compoundeye.site import load_site
+    from deploy import capacity
+
+    figures = capacity.Figures.load()
+    sources = json.loads(capacity.FIGURES.read_text())
+    for name in capacity.Figures.__dataclass_fields__:
+        assert sources[name]["source"], name  # every figure says where it was measured
+    edge = next(w for w in workloads() if w["kind"] == "StatefulSet")
+    replicas = edge["spec"]["replicas"]
+    requests = edge["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+    site = load_site(DEPLOY / "site" / "compound.yaml")
+    moment, needs = capacity.busiest(site, replicas, figures)
+    assert sum(n.full + n.health for n in needs) == len(site.cameras)
+    assert sum(n.full for n in needs) == sum(site.needs_full_rate(c, moment)
+                                             for c in site.cameras)
+    top_cores = max(n.cores for n in needs)
+    top_memory = max(n.memory_mb for n in needs)
+    # Covered, and not padded beyond rounding up to the next core / GiB.
+    assert top_cores <= _cores(requests["cpu"]) < top_cores + 1
+    assert top_memory <= _mib(requests["memory"]) < top_memory + 1024
+    # The busiest moment is at night, when the armed schedules put cameras at full rate.
+    assert site.schedule_active("night", moment)
+    _, day = capacity.quietest(site, replicas, figures)
+    assert sum(n.cores for n in day) < 0.75 * sum(n.cores for n in needs)
