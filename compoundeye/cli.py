@@ -77,6 +77,12 @@ def _add_services(sub: Subparsers) -> None:
     p.add_argument("--port", type=int, default=8080)
     p.set_defaults(handler="dashboard.serve:run")
 
+    p = sub.add_parser("live", help="the live-view engine (one upstream session per camera)")
+    _site_arg(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=None, help="default CE_LIVE_PORT (8555)")
+    p.set_defaults(handler="dashboard.streaming.server:run")
+
 
 def _add_export(sub: Subparsers) -> None:
     p = sub.add_parser("export", help="evidence export and verification")
@@ -119,7 +125,7 @@ def _add_token(sub: Subparsers) -> None:
 
 def _add_operations(sub: Subparsers) -> None:
     p = sub.add_parser("bench", help="run a benchmark against its baseline")
-    p.add_argument("name", help="decode, motion, bus, export, search, ops")
+    p.add_argument("name", help="decode, motion, bus, export, search, ops, live")
     p.add_argument("--quick", action="store_true", help="a short run, for CI smoke tests")
     p.add_argument("--json", action="store_true", help="end with one JSON line of results")
     p.set_defaults(handler="bench.runner:run")

@@ -39,8 +39,9 @@ DASHBOARD_READY_TIMEOUT = 60.0
 ESP_RFID_EVERY = 4
 """Every fourth simulated door speaks the esp-rfid format, the rest the native one."""
 
-PROCESSES = ("edge", "alerts", "dashboard")
-"""The compound's own processes, started in this order after the simulators."""
+PROCESSES = ("live", "edge", "alerts", "dashboard")
+"""The compound's own processes (the live-view engine first), started in this order after
+the simulators."""
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Stack:
     site_file: Path
     rtsp_base: str = ""
     dashboard_url: str = ""
+    live_url: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
     running: list[str] = field(default_factory=list)
 
@@ -63,6 +65,7 @@ class Stack:
             "site_file": str(self.site_file),
             "tokens": self.tokens,
             "rtsp_base": self.rtsp_base,
+            "live_url": self.live_url,
             "processes": self.running,
         }
 
@@ -157,6 +160,8 @@ def _summary(stack: Stack, options: DemoOptions, stack_file: Path) -> str:
     ]
     if stack.dashboard_url:
         lines.append(f"  dashboard  {stack.dashboard_url}")
+    if stack.live_url:
+        lines.append(f"  live       {stack.live_url} (live-view engine)")
     for role, token in stack.tokens.items():
         lines.append(f"  token      {role:<13} {token}")
     lines += [f"  stack      {stack_file}", "ready: press Ctrl-C to stop everything"]
@@ -242,7 +247,8 @@ class Demo:
         stack.running = [c.spec.name for c in self._supervisor.children()]
 
     def _start_processes(self, stack: Stack, env: dict[str, str], tokens_file: Path) -> None:
-        """Edge worker, alerting service and dashboard under the supervisor; the tokens."""
+        """Live engine, edge worker, alerting service and dashboard under the supervisor;
+        the tokens."""
         options = self.options
         site = str(stack.site_file)
         port = options.port
@@ -250,15 +256,21 @@ class Demo:
             if port:
                 log.warning("port %d is busy: the dashboard takes a free port instead", port)
             port = free_port(options.host)
+        live_port = free_port(options.host)
+        env = {**env, "CE_LIVE_PORT": str(live_port)}  # the dashboard tells pages where it is
         argv = {
+            "live": _cli("live", "--site", site, "--host", options.host,
+                         "--port", str(live_port)),
             "edge": _cli("edge", "--site", site, "--doors"),
             "alerts": _cli("alerts", "--site", site),
             "dashboard": _cli("dashboard", "--site", site, "--host", options.host,
                               "--port", str(port)),
         }
         for name in PROCESSES:
-            self._supervisor.add(ChildSpec(name, argv[name], env=env, cwd=REPO_ROOT))
+            self._supervisor.add(ChildSpec(name, argv[name], env=env, cwd=REPO_ROOT,
+                                           ready_prefix="READY" if name == "live" else None))
             stack.running.append(name)
+        stack.live_url = f"ws://{options.host}:{live_port}/ws"
         stack.dashboard_url = f"http://{options.host}:{port}/"
         stack.tokens = _make_tokens(tokens_file)
         if not _wait_http(stack.dashboard_url + "api/health", self._stop,

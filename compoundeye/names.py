@@ -79,3 +79,17 @@ def door_send_topic_filter(prefix: str) -> str:
 def listener_status_topic(prefix: str, listener_id: str) -> str:
     """Retained online/offline topic of a door listener (its last will)."""
     return f"{prefix}/_listeners/{listener_id}/status"
+
+
+PLAYBACK_ACTIVE = "ce:playback:active"
+"""Sorted set of open playback sessions scored by their last activity (epoch seconds)."""
+
+
+def playback_session_key(session_id: str) -> str:
+    """Hash of one open playback session (who, cameras, window), with a TTL."""
+    return f"ce:playback:{session_id}"
+
+
+def playback_segments_key(session_id: str) -> str:
+    """Sorted set of the segments a playback session fetched (scored by their start)."""
+    return f"ce:playback:{session_id}:segments"

@@ -28,6 +28,14 @@ class Settings(BaseSettings):
         default=None, description="API token hashes; defaults to data_dir/tokens.json"
     )
     log_level: str = "INFO"
+    live_port: int = Field(default=8555, ge=0, le=65535,
+                           description="port of the live-view engine (compoundeye live)")
+    live_public_url: str = Field(
+        default="", description="WebSocket URL pages use for the live engine; empty means "
+        "ws(s)://<the dashboard's host>:<live_port>/ws")
+    live_linger_seconds: float = Field(
+        default=25.0, ge=0, le=600,
+        description="an upstream camera session stays open this long after its last viewer")
 
     @property
     def effective_database_url(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,12 +26,15 @@ from dashboard.api import (
     exports,
     health,
     metrics,
+    playback,
     recordings,
     uptime,
 )
+from dashboard.api import live as live_api
 from dashboard.api import site as site_map
 from dashboard.pages import STATIC_DIR
 from dashboard.pages import router as pages_router
+from dashboard.playback import reap_idle
 from dashboard.state import AppState, build_state, close_state
 
 log = logging.getLogger(__name__)
@@ -55,9 +60,16 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(chosen_settings, chosen_site)
         app.state.ce = state
+        reaper = asyncio.create_task(reap_idle(
+            state.playback, lambda details: playback.record_end(state, details),
+            state.stopping))
         try:
             yield
         finally:
+            state.stopping.set()
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
             await close_state(state)
 
     app = FastAPI(
@@ -71,7 +83,7 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
         redoc_url=None,
     )
     for module in (alerts, cameras, uptime, recordings, exports, audit, health, metrics, auth,
-                   site_map):
+                   site_map, live_api, playback):
         app.include_router(module.router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -89,6 +101,10 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
             state.metrics.observe_request(request.method, path, response.status_code,
                                           time.perf_counter() - started)
         for key, value in SECURITY_HEADERS.items():
+            if key == "Content-Security-Policy" and state is not None:
+                # pages open the live engine's WebSocket, a separate origin by default
+                value = value.replace("connect-src 'self'", " ".join(filter(None, [
+                    "connect-src 'self'", live_api.live_origin(state.settings, request)])))
             response.headers.setdefault(key, value)
         return response
 

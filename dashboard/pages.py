@@ -38,6 +38,7 @@ PAGES: dict[str, tuple[str, frozenset[Role]]] = {
     "/cameras": ("cameras.html", frozenset(CAMERA_ROLES)),
     "/recordings": ("recordings.html", frozenset(INVESTIGATION_ROLES)),
     "/map": ("map.html", ALL_ROLES),
+    "/live": ("live.html", frozenset(CAMERA_ROLES)),
     "/audit": ("audit.html", frozenset(ADMIN_ROLES)),
 }
 

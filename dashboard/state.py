@@ -17,6 +17,7 @@ from compoundeye.store import Store
 from compoundeye.tsdb import MetricsReader
 from dashboard.auth.sessions import SessionSigner, load_or_create_key
 from dashboard.metrics import DashboardMetrics
+from dashboard.playback import PlaybackSessions
 from evidence import ExportManager
 from evidence.clips import ClipCache
 
@@ -35,6 +36,7 @@ class AppState:
     tokens: TokenRegistry
     signer: SessionSigner
     clips: ClipCache
+    playback: PlaybackSessions
     buildings: frozenset[str] = frozenset()
     metrics: DashboardMetrics = field(default_factory=DashboardMetrics)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -64,6 +66,7 @@ def build_state(settings: Settings, site: Site) -> AppState:
         signer=SessionSigner(load_or_create_key(settings.data_dir / "session.key")),
         clips=ClipCache(settings.recordings_dir, settings.data_dir / "cache" / "clips",
                         segment_seconds=float(site.edge.segment_seconds)),
+        playback=PlaybackSessions(sync_redis),
         buildings=frozenset(c.location.building for c in site.cameras)
         | frozenset(d.location.building for d in site.doors),
     )

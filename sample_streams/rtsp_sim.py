@@ -20,7 +20,11 @@ explicit camera. Port 0 picks a free port. When serving, one line goes to stdout
 
 Control: a line protocol on a loopback TCP port (`control_port`), one JSON reply per line:
 `offline <id>` (removes the camera's mounts, so DESCRIBE gets 404, and disconnects its
-clients), `online <id>`, `status`, `ping`. SIGTERM or SIGINT stops cleanly.
+clients), `online <id>`, `status`, `sessions` (connected RTSP clients per mount), `ping`.
+SIGTERM or SIGINT stops cleanly.
+
+`--clock-camera ID` adds `/<ID>/main` and `/<ID>/sub` that carry the wall clock in the
+picture, encoded live by x264 (sample_streams/clock_stream.py), for latency measurements.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
+from sample_streams import clock_stream  # noqa: E402
 from sample_streams.sim_media import Clip, Feed, Feeder, corrupt_clip, load_clip  # noqa: E402
 
 log = logging.getLogger("rtsp_sim")
@@ -66,6 +71,7 @@ class Simulator:
         port: int,
         corrupt_source: str,
         stagger_s: float,
+        clock_cameras: tuple[str, ...] = (),
     ) -> None:
         fps = next(iter(clips.values())).fps
         self.clips = clips
@@ -96,6 +102,27 @@ class Simulator:
         for stream in STREAMS:
             bad = corrupt_clip(clips[(corrupt_source, stream)])
             self._add_factory(f"/corrupt/{stream}", "corrupt", bad, 0)
+        self.clock_cameras = clock_cameras
+        for cam in clock_cameras:
+            for stream in STREAMS:
+                self._add_clock_factory(f"/{cam}/{stream}")
+
+    def _add_clock_factory(self, path: str) -> None:
+        """A mount that encodes the wall clock live (see sample_streams.clock_stream)."""
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(clock_stream.LAUNCH)
+        factory.set_shared(True)
+
+        def configure(_factory: Any, media: Any) -> None:
+            appsrc = media.get_element().get_by_name("src")
+            appsrc.set_property("caps", Gst.Caps.from_string(clock_stream.CAPS))
+            feed = clock_stream.ClockFeed(appsrc, Gst)
+            feed.start()
+            media.connect("unprepared", lambda _m: feed.stop())
+
+        factory.connect("media-configure", configure)
+        self.factories[path] = factory
+        self.mounts.add_factory(path, factory)
 
     def _add_factory(self, path: str, camera: str, clip: Clip, offset: int) -> None:
         factory = GstRtspServer.RTSPMediaFactory()
@@ -160,33 +187,29 @@ class Simulator:
         """Disconnect every client that has a session on one of these mount paths."""
         kicked = 0
 
-        def watches(client: Any) -> bool:
-            found = False
-
-            def check_session(_c: Any, session: Any, *_a: Any) -> Any:
-                nonlocal found
-
-                def check_media(_s: Any, sess_media: Any, *_b: Any) -> Any:
-                    nonlocal found
-                    if any(sess_media.matches(p)[0] for p in paths):
-                        found = True
-                    return GstRtspServer.RTSPFilterResult.KEEP
-
-                session.filter(check_media)
-                return GstRtspServer.RTSPFilterResult.KEEP
-
-            client.session_filter(check_session)
-            return found
-
         def decide(_server: Any, client: Any, *_a: Any) -> Any:
             nonlocal kicked
-            if watches(client):
+            if _watches(client, paths):
                 kicked += 1
                 return GstRtspServer.RTSPFilterResult.REMOVE
             return GstRtspServer.RTSPFilterResult.KEEP
 
         self.server.client_filter(decide)
         return kicked
+
+    def sessions(self) -> dict[str, Any]:
+        """How many connected RTSP clients have a session on each mount (upstream sessions
+        as a camera would count them)."""
+        counts: dict[str, int] = {}
+
+        def count(_server: Any, client: Any, *_a: Any) -> Any:
+            for path in self.factories:
+                if _watches(client, {path}):
+                    counts[path] = counts.get(path, 0) + 1
+            return GstRtspServer.RTSPFilterResult.KEEP
+
+        self.server.client_filter(count)
+        return {"ok": True, "sessions": counts, "total": sum(counts.values())}
 
     def status(self) -> dict[str, Any]:
         return {
@@ -215,6 +238,8 @@ class Simulator:
                 }
                 for cam, clip in self.cameras.items()
             },
+            "clock": {cam: {s: f"{base}/{cam}/{s}" for s in STREAMS}
+                      for cam in self.clock_cameras},
             "corrupt": {s: f"{base}/corrupt/{s}" for s in STREAMS},
             "clips": {
                 name: {"frames": clip.frames, "duration_s": clip.duration_s}
@@ -222,6 +247,24 @@ class Simulator:
                 if stream == "sub"
             },
         }
+
+
+def _watches(client: Any, paths: set[str]) -> bool:
+    """Whether an RTSP client has a session on one of these mount paths."""
+    found = False
+
+    def check_session(_c: Any, session: Any, *_a: Any) -> Any:
+        def check_media(_s: Any, sess_media: Any, *_b: Any) -> Any:
+            nonlocal found
+            if any(sess_media.matches(p)[0] for p in paths):
+                found = True
+            return GstRtspServer.RTSPFilterResult.KEEP
+
+        session.filter(check_media)
+        return GstRtspServer.RTSPFilterResult.KEEP
+
+    client.session_filter(check_session)
+    return found
 
 
 class _ControlHandler(socketserver.StreamRequestHandler):
@@ -251,6 +294,8 @@ def _on_loop(sim: Simulator, line: str) -> dict[str, Any]:
                 result.update({"ok": True})
             elif cmd == "status":
                 result.update(sim.status())
+            elif cmd == "sessions":
+                result.update(sim.sessions())
             elif cmd in ("offline", "online") and len(args) == 1:
                 result.update(sim.set_online(args[0], cmd == "online"))
             else:
@@ -307,6 +352,10 @@ def main(argv: list[str] | None = None) -> int:
         default=7.0,
         help="each further camera on the same clip runs this many seconds ahead",
     )
+    parser.add_argument(
+        "--clock-camera", action="append", default=[], metavar="ID",
+        help="add a camera whose picture carries the wall clock, encoded live",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -331,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in sorted(needed)
         for s in STREAMS
     }
-    sim = Simulator(clips, cameras, args.host, args.port, corrupt_source, args.stagger_s)
+    sim = Simulator(clips, cameras, args.host, args.port, corrupt_source, args.stagger_s,
+                    tuple(args.clock_camera))
     loop = GLib.MainLoop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, loop.quit)

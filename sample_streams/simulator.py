@@ -60,6 +60,7 @@ class RtspSimulator:
         ready_timeout_s: float = 30.0,
         log_level: str = "INFO",
         log_file: Path | None = None,
+        clock_cameras: tuple[str, ...] = (),
     ) -> None:
         self._cmd = [
             python,
@@ -82,6 +83,8 @@ class RtspSimulator:
             ]
         if clips:
             self._cmd += ["--clips", ",".join(clips)]
+        for cam in clock_cameras:
+            self._cmd += ["--clock-camera", cam]
         self._clips_dir = clips_dir or REPO_ROOT / "sample_streams" / "clips"
         if clips_dir is not None:
             self._cmd += ["--clips-dir", str(clips_dir)]
@@ -280,3 +283,12 @@ class RtspSimulator:
 
     def status(self) -> dict[str, Any]:
         return self.command("status")
+
+    def clock_url(self, camera_id: str, stream: Literal["sub", "main"] = "sub") -> str:
+        """A mount whose picture carries the wall clock (``clock_cameras``)."""
+        return str(self.info["clock"][camera_id][stream])
+
+    def sessions(self) -> dict[str, int]:
+        """Connected RTSP clients per mount path, as the cameras would count them."""
+        counts: dict[str, int] = self.command("sessions")["sessions"]
+        return counts

@@ -66,7 +66,8 @@
     page = Math.min(page, pages - 1);
     const shown = list.slice(page * PAGE, page * PAGE + PAGE);
     $("cams").tBodies[0].replaceChildren(...shown.map((r) => el("tr", { "data-id": r.id, "data-status": r.status },
-      el("td", { title: r.reason || "" }, r.id, r.name && r.name !== r.id ? el("span", { class: "muted" }, ` ${r.name}`) : null),
+      el("td", { title: r.reason || "" }, r.id, r.name && r.name !== r.id ? el("span", { class: "muted" }, ` ${r.name}`) : null,
+        " ", el("a", { class: "live-link", href: `/live?cameras=${encodeURIComponent(r.id)}`, title: "watch live" }, "▶ live")),
       el("td", {}, r.building),
       el("td", {}, el("span", { class: `badge ${r.status}`, title: r.reason || "" }, r.status)),
       el("td", { title: r.since ? local(r.since) : "" }, r.since ? `${short(r.since)} (${ago(r.since)})` : "—"),

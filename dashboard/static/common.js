@@ -39,6 +39,7 @@ const CE = (() => {
 
   const LINKS = [
     ["/", "Desk", ["operator", "admin"]],
+    ["/live", "Live", ["ops", "operator", "admin"]],
     ["/cameras", "Cameras", ["ops", "operator", "admin"]],
     ["/recordings", "Recordings", ["investigator", "admin"]],
     ["/map", "Map", ["operator", "investigator", "ops", "admin"]],

@@ -139,7 +139,8 @@
         a.cameras && a.cameras.length && a.clip_start
           ? el("div", {}, video, el("div", { class: "muted" }, "camera ", camSelect,
             ` · ${local(a.clip_start)} → ${local(a.clip_end)}`), clipNote)
-          : el("div", { class: "muted" }, "no linked clip")),
+          : el("div", { class: "muted" }, "no linked clip"),
+        el("div", { class: "live-box wall", id: "alert-live", "data-layout": "4" })),
       el("div", { class: "actions" },
         el("button", { id: "btn-ack", class: "primary", disabled: a.status !== "new",
           onclick: () => act("ack", { note: note.value || null })() }, "Acknowledge"),
@@ -158,6 +159,7 @@
         + (h.note ? ` · “${h.note}”` : "")))),
     );
     setClip();
+    if (typeof CELive !== "undefined") CELive.show($("alert-live"), (a.cameras || []).slice(0, 4));  // live beside the clip
   }
 
   // ---- live stream: EventSource resends Last-Event-ID itself when it reconnects ----

@@ -39,9 +39,13 @@
     if (kind === "camera" && ["ops", "operator", "admin"].includes(me.role)) links.push(el("a", { href: `/cameras#${item.id}` }, "open on the cameras page"));
     if (kind === "door" && ["operator", "admin"].includes(me.role)) links.push(el("a", { href: "/" }, "alerts on the desk"));
     if (["investigator", "admin"].includes(me.role)) links.push(el("a", { href: "/recordings" }, "search recordings"));
+    const live = el("div", { class: "live-box", id: "map-live" });
     $("info").replaceChildren(el("h3", {}, kind === "camera" ? "Camera" : "Door"),
       el("table", { class: "grid" }, rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v)))),
-      el("p", {}, ...links.flatMap((l, i) => (i ? [" · ", l] : [l]))));
+      el("p", {}, ...links.flatMap((l, i) => (i ? [" · ", l] : [l]))), live);
+    // the camera live on click, for the roles that watch live
+    if (kind === "camera" && ["ops", "operator", "admin"].includes(me.role)) CELive.show(live, [item.id]);
+    else CELive.show(live, []);
   }
 
   async function start() {

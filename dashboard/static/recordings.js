@@ -123,18 +123,30 @@
   }
 
   async function start() {
-    await nav();
+    // Defaults first, before anything is awaited: never overwrite what someone typed.
     const now = new Date();
-    $("end").value = toLocalInput(now);
-    $("start").value = toLocalInput(new Date(now.getTime() - 15 * 60 * 1000));
+    if (!$("end").value) $("end").value = toLocalInput(now);
+    if (!$("start").value) $("start").value = toLocalInput(new Date(now.getTime() - 15 * 60 * 1000));
+    await nav();
     const plan = await json("/api/map");
     for (const b of plan.buildings) $("building").append(el("option", { value: b.name }, b.name));
     for (const d of plan.doors) $("door").append(el("option", { value: d.id }, `${d.id} (${d.building})`));
     $("kind").addEventListener("change", showPlace);
     $("search").addEventListener("submit", search);
     $("export").addEventListener("submit", exportSelected);
+    $("do-play").addEventListener("click", () => {
+      const ids = [...document.querySelectorAll("input.pick:checked")].map((i) => i.value);
+      if (ids.length) CEPlayer.open(ids.slice(0, 4), new Date(found.start).getTime());
+    });
+    CEPlayer.wire();
+    const params = new URLSearchParams(location.search);
+    const wanted = (params.get("cameras") || params.get("camera") || "").split(",").filter(Boolean);
+    // a "+" of an offset arrives as a space when the address was not encoded
+    const at = params.get("at") ? Date.parse(params.get("at").replace(" ", "+")) : NaN;
+    if (wanted.length) CEPlayer.open(wanted, Number.isNaN(at) ? Date.now() - 60e3 : at);
     $("all").addEventListener("change", () => { for (const i of document.querySelectorAll("input.pick")) i.checked = $("all").checked; });
     showPlace();
+    document.body.dataset.ready = "1";
   }
   start();
 })();

@@ -113,6 +113,9 @@ def test_demo_runs_everything_and_sigint_leaves_nothing(tmp_path: Path) -> None:
             health = httpx.get(stack["dashboard_url"] + "api/health", timeout=10)
             assert health.status_code == 200
             assert set(stack["tokens"]) == {"operator", "investigator", "ops", "admin"}
+        assert "live" in stack["processes"] and stack["live_url"].endswith("/ws")
+        engine = stack["live_url"].replace("ws://", "http://").replace("/ws", "/health")
+        assert httpx.get(engine, timeout=10).status_code == 200  # the live-view engine
         time.sleep(2)  # let the edge worker start its readers and recorders
         family = _tree(proc.pid)
         names = {p.name() for p in family}

@@ -19,8 +19,6 @@ from tests.polling import wait_until
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -30,17 +28,10 @@ def stack(services: ServiceSet, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
+def browser(chromium: Any) -> Any:
+    """The shared headless Chromium (tests/fixtures/live.py)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                              headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    return chromium
 
 
 def _force_and_wait_stored(stack: Stack, door_id: str) -> None:
@@ -138,6 +129,7 @@ def test_forced_door_reaches_the_desk_and_the_ack_is_audited(browser: Any,
 def test_investigator_exports_and_downloads_a_clip(browser: Any, stack: Stack,
                                                    tmp_path: Path) -> None:
     page = _signed_in(browser, stack, "investigator", "/recordings")
+    page.wait_for_selector("body[data-ready='1']", timeout=15_000)  # the page's own set-up
     start = stack.recorded_from + timedelta(seconds=20)
     end = start + timedelta(seconds=30)
     # The browser runs in UTC (timezone_id), so local input values are UTC wall times.
