@@ -25,7 +25,7 @@ def _near(text: str) -> tuple[float, float]:
         lat_text, lon_text = text.split(",")
         lat, lon = float(lat_text), float(lon_text)
     except ValueError:
-        raise HTTPException(400, detail="near must be 'lat,lon', e.g. 22.3,114.2") from None
+        raise HTTPException(400, detail="near must be 'lat,lon', e.g. 31.11,121.38") from None
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise HTTPException(400, detail="near: lat in -90..90, lon in -180..180")
     return lat, lon

@@ -36,16 +36,16 @@ STACK_SITE = {
          "location": {"building": building, "zone": "lobby", "lat": lat, "lon": lon},
          "sees_doors": sees}
         for cid, building, lat, lon, sees in [
-            ("cam-A1", "B101", 22.3000, 114.1700, ["door-A"]),
-            ("cam-A2", "B101", 22.3002, 114.1702, []),
-            ("cam-B1", "B102", 22.3010, 114.1710, ["door-B"]),
+            ("cam-A1", "B101", 31.1100, 121.3800, ["door-A"]),
+            ("cam-A2", "B101", 31.1102, 121.3802, []),
+            ("cam-B1", "B102", 31.1110, 121.3810, ["door-B"]),
         ]
     ],
     "doors": [
         {"id": "door-A", "name": "B101 main entrance",
-         "location": {"building": "B101", "zone": "lobby", "lat": 22.3001, "lon": 114.1701}},
+         "location": {"building": "B101", "zone": "lobby", "lat": 31.1101, "lon": 121.3801}},
         {"id": "door-B", "name": "B102 main entrance",
-         "location": {"building": "B102", "zone": "lobby", "lat": 22.3011, "lon": 114.1711}},
+         "location": {"building": "B102", "zone": "lobby", "lat": 31.1111, "lon": 121.3811}},
     ],
 }
 

@@ -21,7 +21,7 @@ from tests.dashboard.conftest import bearer
 def _site(prefix: str) -> Site:
     return Site.model_validate({"cameras": [
         {"id": f"{prefix}-{n}", "main_url": "rtsp://127.0.0.1:1/x",
-         "location": {"building": f"{prefix}-bldg", "lat": 22.3, "lon": 114.1}}
+         "location": {"building": f"{prefix}-bldg", "lat": 31.11, "lon": 121.38}}
         for n in ("good", "half")]})
 
 

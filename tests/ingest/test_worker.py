@@ -68,7 +68,7 @@ def site_yaml(sim: RtspSimulator) -> str:
         "retention: {min_free_bytes: 0}",
         "cameras:",
     ]
-    loc = "location: {building: B1, lat: 22.3, lon: 114.1}"
+    loc = "location: {building: B1, lat: 31.11, lon: 121.38}"
     for cam in CAMERAS:
         lines.append(f"  - {{id: {cam}, main_url: '{sim.url(cam, 'main')}', "
                      f"sub_url: '{sim.url(cam, 'sub')}', {loc}}}")
@@ -316,7 +316,7 @@ def test_door_listener_runs_inside_the_worker_when_asked(
     from ingest.worker import EdgeWorker, WorkerOptions
 
     site = Site.model_validate({
-        "doors": [{"id": "door1", "location": {"building": "B1", "lat": 22.3, "lon": 114.1}}],
+        "doors": [{"id": "door1", "location": {"building": "B1", "lat": 31.11, "lon": 121.38}}],
         "mqtt": {"client_id": "edge-doors-test"}})
     settings = Settings(redis_url=services.redis_url, mqtt_url=services.mqtt_listener_url,
                         mqtt_ca_file=services.mqtt_ca_file, tsdb_url=services.tsdb_url,
@@ -354,7 +354,7 @@ def test_worker_rides_out_dead_redis_tsdb_and_camera_and_stops_in_time(tmp_path:
     site = Site.model_validate({
         "edge": {"metrics_interval_seconds": 0.5},
         "cameras": [{"id": "gone", "main_url": f"rtsp://127.0.0.1:{dead}/main",
-                     "location": {"building": "B1", "lat": 22.3, "lon": 114.1}}]})
+                     "location": {"building": "B1", "lat": 31.11, "lon": 121.38}}]})
     settings = Settings(redis_url=f"redis://127.0.0.1:{dead}/0",
                         tsdb_url=f"http://127.0.0.1:{dead}", data_dir=tmp_path)
     from compoundeye.tsdb import MetricsWriter
