@@ -31,7 +31,7 @@ from compoundeye.recordings import gaps, list_segments
 from compoundeye.redis_text import text_map
 from compoundeye.services import ServiceSet, tsdb_force_flush
 from sample_streams.simulator import RtspSimulator
-from tests.polling import wait_until
+from tests.polling import poll, wait_until
 
 pytestmark = [pytest.mark.slow]
 
@@ -202,10 +202,13 @@ def test_corrupt_stream_does_not_stop_the_worker(edge: Edge, tsdb_url: str) -> N
     # Metrics keep flowing, under the exact names the dashboards use.
     from compoundeye.tsdb import MetricsReader
 
-    tsdb_force_flush(tsdb_url)
     with MetricsReader(tsdb_url) as reader:
-        up = {s.labels["camera"]: s.value for s in reader.query('camera_up{worker="edge-test"}')}
-        assert set(CAMERAS) <= set(up)
+        def up() -> set[str]:
+            return {s.labels["camera"] for s in reader.query('camera_up{worker="edge-test"}')}
+
+        # Run on its own, this test may come before the worker's first metrics interval.
+        poll(lambda: set(CAMERAS) <= up(), 30, 0.5, between=lambda: tsdb_force_flush(tsdb_url))
+        assert set(CAMERAS) <= up()
         assert (reader.value('worker_rss_bytes{worker="edge-test"}') or 0) > 0
 
 
