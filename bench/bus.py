@@ -78,12 +78,12 @@ def bench_site() -> Site:
     """400 cameras (a lobby zone armed around the clock), 100 doors with 2 cameras each."""
     armed = Schedule(ranges=[TimeRange()])
     cameras = [Camera(id=f"cam-{i:04d}", main_url=f"rtsp://bench/{i}",
-                      location=Location(building=f"B{i % 40:03d}", lat=1.3, lon=103.8),
+                      location=Location(building=f"B{i % 40:03d}", lat=31.11, lon=121.38),
                       zones=[Zone(name="lobby", polygon=SQUARE, armed_schedule="always"),
                              Zone(name="street", polygon=SQUARE)])
                for i in range(CAMERAS)]
-    doors = [Door(id=f"door-{i:03d}", location=Location(building=f"B{i % 40:03d}", lat=1.3,
-                                                         lon=103.8),
+    doors = [Door(id=f"door-{i:03d}", location=Location(building=f"B{i % 40:03d}", lat=31.11,
+                                                         lon=121.38),
                   cameras=[f"cam-{(2 * i) % CAMERAS:04d}", f"cam-{(2 * i + 1) % CAMERAS:04d}"])
              for i in range(DOORS)]
     # no edge workers here: keep the stale-heartbeat watchdog from flagging every camera

@@ -177,7 +177,7 @@ def measure(quick: bool) -> BenchResult:
         total = sum(p.stat().st_size for p in files)
         site = Site.model_validate({"cameras": [{
             "id": CAMERA, "main_url": "rtsp://bench/cam",
-            "location": {"building": "B1", "lat": 1.3, "lon": 103.8}}]})
+            "location": {"building": "B1", "lat": 31.11, "lon": 121.38}}]})
         exporter = Exporter(site, root, keyring=Keyring(work / "data" / "keys"))
         request = ExportRequest(camera_ids=[CAMERA], start=START,
                                 end=START + timedelta(minutes=minutes), case_id="BENCH",

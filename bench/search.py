@@ -46,7 +46,7 @@ def generated_site(cameras: int = 2400, buildings: int = 286) -> Site:
         b = i % buildings
         rows.append({"id": f"c{i:05d}", "main_url": f"rtsp://sim/c{i:05d}",
                      "location": {"building": f"B{b:03d}", "zone": "z",
-                                  "lat": 1.30 + b * 1e-4, "lon": 103.8 + (i % 7) * 1e-5}})
+                                  "lat": 31.11 + b * 1e-4, "lon": 121.38 + (i % 7) * 1e-5}})
     return Site.model_validate({"cameras": rows})
 
 

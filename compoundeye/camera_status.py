@@ -134,8 +134,19 @@ class _Choice(_Codec[E]):
         return self._by_value.get(value, self._unknown) if value else self._empty
 
 
+class WatchMode(StrEnum):
+    """How the edge watches a camera's sub stream now (the site's ``detect_mode`` resolved:
+    ``armed`` is one or the other by schedule)."""
+
+    FULL = "full"
+    """Every frame decoded, motion at the detect rate."""
+    HEALTH = "health"
+    """Keyframes only: tamper, offline and coarse motion checks."""
+
+
 TEXT, RATE, COUNT, FLAG = _Text(), _Rate(), _Count(), _Flag()
 STATE = _Choice(CameraState, empty=CameraState.OFFLINE, unknown=CameraState.DEGRADED)
+WATCH_MODE = _Choice(WatchMode, empty=WatchMode.FULL, unknown=WatchMode.FULL)
 
 
 def _hash_field(codec: _Codec[Any], default: Any = None) -> Any:
@@ -231,6 +242,8 @@ class CameraStatusReport(CameraStatus):
     recording: bool | None = _hash_field(FLAG)
     """Whether the recorder's ffmpeg runs; None when the camera is not recorded here."""
     recorder_error: str | None = _hash_field(TEXT)
+    mode: WatchMode = field(default=WatchMode.FULL, metadata={"codec": WATCH_MODE})
+    """Full rate or health mode now (a writer from before health mode reads as full)."""
 
 
 def read_states(client: redis.Redis, camera_ids: Sequence[str]) -> list[CameraState | None]:

@@ -143,6 +143,18 @@ def _add_token(sub: Subparsers) -> None:
     t.add_argument("name")
     t.add_argument("--role", required=True, choices=[role.value for role in Role])
     t.set_defaults(handler="compoundeye.auth.tokens:cli_add")
+    t = token_sub.add_parser("revoke", help="remove a token and end its sessions at once")
+    t.add_argument("name")
+    t.set_defaults(handler="compoundeye.auth.tokens:cli_revoke")
+
+    p = sub.add_parser("door-credentials",
+                       help="a door controller's broker password (and HMAC key), shown once")
+    p.add_argument("door", help="the door id (the controller's MQTT user name)")
+    p.add_argument("--password-file", type=Path, required=True,
+                   help="the Mosquitto password file (created 0600 if absent)")
+    p.add_argument("--keys-file", type=Path, default=None,
+                   help="also make an HMAC key in this door keys file (CE_DOOR_KEYS_FILE)")
+    p.set_defaults(handler="compoundeye.broker:cli_add_controller")
 
 
 def _add_operations(sub: Subparsers) -> None:
@@ -182,17 +194,29 @@ def _resolve(path: str) -> Handler:
     return handler
 
 
+DATA_COMMANDS = frozenset({"demo", "edge", "doors", "alerts", "dashboard", "export"})
+"""Commands that write into ``CE_DATA_DIR``: it is made private before they start."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``compoundeye`` console script."""
+    from compoundeye.files import DataGroupError, private_umask, secure_data_dir
     from compoundeye.logs import setup_logging
     from compoundeye.settings import Settings
 
     args = build_parser().parse_args(argv)
-    setup_logging(args.log_level or Settings().log_level)
-    try:
-        return _resolve(args.handler)(args)
-    except KeyboardInterrupt:
-        return 130
+    settings = Settings()
+    setup_logging(args.log_level or settings.log_level)
+    with private_umask(settings.data_group):
+        try:
+            if args.command in DATA_COMMANDS:
+                secure_data_dir(settings.data_dir, settings.data_group)
+            return _resolve(args.handler)(args)
+        except DataGroupError as exc:
+            sys.stderr.write(f"{exc}\n")
+            return 2
+        except KeyboardInterrupt:
+            return 130
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from compoundeye.auth.roles import Role
 from compoundeye.auth.tokens import add_token
 from compoundeye.demo_site import door_ids, write_demo_site
 from compoundeye.process import run_until_signalled
+from compoundeye.redact import redact_url
 from compoundeye.services import ServiceError, ServiceSet, free_port, port_is_free
 from compoundeye.settings import Settings
 from compoundeye.supervisor import ChildSpec, Supervisor
@@ -148,13 +149,14 @@ def _summary(stack: Stack, options: DemoOptions, stack_file: Path) -> str:
               for n in ("redis", "mqtt", "tsdb")}
     lines = [
         "compoundeye demo",
-        f"  redis      {svc.redis_url} ({origin['redis']})",
-        f"  mqtt       {svc.mqtt_url} ({origin['mqtt']})",
+        f"  redis      {redact_url(svc.redis_url)} ({origin['redis']})",
+        f"  mqtt       {redact_url(svc.mqtt_url)} ({origin['mqtt']}; with its password in "
+        f"{stack_file.name})",
         f"  tsdb       {svc.tsdb_url} ({origin['tsdb']})",
         f"  cameras    {options.cameras} simulated at "
         f"{stack.rtsp_base or '(no RTSP simulator)'}/<camera>/main|sub",
-        f"  doors      {options.doors} simulated on {svc.mqtt_url}: doors/<door>/events "
-        "(native), doors/<door>/send (esp-rfid, every 4th door)",
+        f"  doors      {options.doors} simulated on {redact_url(svc.mqtt_url)}: "
+        "doors/<door>/events (native), doors/<door>/send (esp-rfid, every 4th door)",
         f"  site       {stack.site_file}",
         f"  processes  {', '.join(stack.running) or '(none)'}",
     ]

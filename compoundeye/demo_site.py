@@ -1,4 +1,9 @@
-"""The site file of ``compoundeye demo``: simulated cameras and doors in a few buildings."""
+"""The site file of ``compoundeye demo``: simulated cameras and doors in a few buildings.
+
+The demo's buildings stand at the centre of the reference compound, Kangcheng in Xinzhuang,
+Minhang District, Shanghai (``deploy/gen_site.py``), in its time zone, so the map and the
+local times on the pages show the place the system is built for.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +23,10 @@ from compoundeye.site.models import (
     Zone,
 )
 
-DEMO_CENTER = (1.3000, 103.8000)
-"""Latitude and longitude of the demo compound's first building."""
+DEMO_CENTER = (31.1100, 121.3800)
+"""Latitude and longitude of the demo compound's first building: Kangcheng's centre, the
+same point as the reference site's (``deploy.gen_site.CENTRE_LAT``/``CENTRE_LON``)."""
+DEMO_TIMEZONE = "Asia/Shanghai"
 BUILDINGS = ("B01", "B02", "B03", "B04")
 HELD_OPEN_SECONDS = 15.0
 
@@ -70,8 +77,8 @@ def build_demo_site(rtsp_base: str, cameras: int, doors: int) -> Site:
         for i, cam in enumerate(cams)
     ]
     return Site(
-        name="compoundeye demo compound",
-        timezone="UTC",
+        name="compoundeye demo: four blocks of Kangcheng, Shanghai",
+        timezone=DEMO_TIMEZONE,
         cameras=camera_models,
         doors=door_models,
         schedules={"residents": Schedule(ranges=[TimeRange()])},

@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from compoundeye.mqtt_url import parse_mqtt_url
+from compoundeye.mqtt_url import broker_from_settings
+from compoundeye.redact import redact_url
 from compoundeye.services import mqtt_answers, redis_answers, tsdb_answers
 from compoundeye.settings import Settings
 
@@ -29,16 +29,6 @@ class CheckResult:
     detail: str = ""
 
 
-def _hide_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def _answers(check: Callable[[], bool], ok: str, failed: str) -> Callable[[], tuple[bool, str]]:
     def probe() -> tuple[bool, str]:
         answered = check()
@@ -54,7 +44,7 @@ def _timed(name: str, target: str, probe: Callable[[], tuple[bool, str]]) -> Che
     except Exception as exc:  # a health check reports every failure, whatever it is
         ok, detail = False, f"{type(exc).__name__}: {exc}"
     elapsed = (time.perf_counter() - start) * 1000
-    return CheckResult(name, _hide_password(target), ok, elapsed, detail)
+    return CheckResult(name, redact_url(target), ok, elapsed, redact_url(detail))
 
 
 def _store_probe(url: str) -> Callable[[], tuple[bool, str]]:
@@ -85,9 +75,9 @@ def _store_probe(url: str) -> Callable[[], tuple[bool, str]]:
     return probe
 
 
-def _mqtt_answers(url: str) -> bool:
-    broker = parse_mqtt_url(url)  # a bad URL fails the check with its reason
-    return mqtt_answers(broker.host, broker.port, TIMEOUT)
+def _mqtt_answers(settings: Settings) -> bool:
+    broker = broker_from_settings(settings)  # a bad URL fails the check with its reason
+    return mqtt_answers(broker.host, broker.port, TIMEOUT, target=broker)
 
 
 def check_all(settings: Settings) -> list[CheckResult]:
@@ -97,7 +87,7 @@ def check_all(settings: Settings) -> list[CheckResult]:
         _timed("redis", settings.redis_url, _answers(
             lambda: redis_answers(settings.redis_url, TIMEOUT), "PONG", "no answer to PING")),
         _timed("mqtt", settings.mqtt_url, _answers(
-            lambda: _mqtt_answers(settings.mqtt_url), "CONNACK", "no CONNACK")),
+            lambda: _mqtt_answers(settings), "CONNACK", "no CONNACK")),
         _timed("tsdb", settings.tsdb_url, _answers(
             lambda: tsdb_answers(settings.tsdb_url, TIMEOUT), "/health OK", "no /health")),
         _timed("store", store_url, _store_probe(store_url)),

@@ -32,6 +32,24 @@ DEADLETTER_RAW_LIMIT = 4096
 """Raw bytes kept per dead letter; the rest is cut (and the cut is recorded)."""
 
 
+SESSION_KEY_PREFIX = "ce:session:"
+"""Hash per dashboard session (``ce:session:<sha256 of the cookie>``), expiring with it."""
+SESSIONS_INDEX = "ce:sessions"
+"""Sorted set of every session's key hash, scored by its expiry time."""
+LOGIN_LIMIT_PREFIX = "ce:limits:login"
+"""Key prefix of the sign-in throttle's counters (the ``limits`` library's storage)."""
+
+
+def session_key(session_hash: str) -> str:
+    """Hash holding one dashboard session (name, role, CSRF secret, times, address)."""
+    return f"{SESSION_KEY_PREFIX}{session_hash}"
+
+
+def sessions_of_key(name: str) -> str:
+    """Set of the session hashes of one token name (so a revoke ends them all at once)."""
+    return f"ce:sessions:of:{name}"
+
+
 def seen_key(event_id: str) -> str:
     """Marker that an event id was already put on a stream (producer-side idempotency)."""
     return f"ce:seen:{event_id}"
@@ -58,6 +76,10 @@ def worker_key(worker_id: str) -> str:
 def activity_key(camera_id: str) -> str:
     """Hash with a camera's persisted activity baseline (one field per zone)."""
     return f"ce:activity:{camera_id}"
+
+
+DEFAULT_DOOR_PREFIX = "doors"
+"""The default MQTT topic prefix of door controllers (the site's ``mqtt.topic_prefix``)."""
 
 
 def door_topic(prefix: str, door_id: str) -> str:

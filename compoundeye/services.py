@@ -3,6 +3,13 @@
 Each service runs as a child process in its own process group, on a free loopback port,
 with its own temporary directory. A service whose URL is given in the environment
 (``CE_REDIS_URL``, ``CE_MQTT_URL``, ``CE_TSDB_URL``) is used as it is and never started.
+
+The private Mosquitto is locked like a production broker (:mod:`compoundeye.broker`): no
+anonymous clients, a password file, the controllers' ACL, and a TLS listener with a CA and
+certificate made by ``openssl``. :attr:`ServiceSet.mqtt_url` signs in as
+:data:`~compoundeye.broker.SITE_USER` (publishes for every door, reads every door: tools,
+tests, ``mosquitto_pub``) on the plain loopback listener; the services' own
+``CE_MQTT_URL`` (:meth:`ServiceSet.env_vars`) is the listener account over TLS.
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ from typing import Literal
 import httpx
 import redis
 
-from compoundeye.mqtt_url import parse_mqtt_url
+from compoundeye import broker
+from compoundeye.mqtt_url import MqttUrl, parse_mqtt_url
+from compoundeye.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +87,22 @@ def redis_answers(url: str, timeout: float = 1.0) -> bool:
         client.close()
 
 
-def mqtt_answers(host: str, port: int, timeout: float = 2.0) -> bool:
-    """Whether an MQTT broker at ``host:port`` accepts a connection (CONNACK success)."""
+def mqtt_answers(host: str, port: int, timeout: float = 2.0, *,
+                 url: str | None = None, ca_file: Path | None = None,
+                 target: MqttUrl | None = None) -> bool:
+    """Whether an MQTT broker at ``host:port`` accepts a connection (CONNACK success);
+    with ``url`` (or a parsed ``target``), signing in (and TLS) as it says."""
     from paho.mqtt import client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
     accepted = threading.Event()
     client_id = f"ce-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    if target is None and url is not None:
+        target = parse_mqtt_url(url, ca_file=ca_file)
+    if target is not None:
+        target.configure(client)
+        host, port = target.host, target.port
 
     def on_connect(_c: object, _u: object, _f: object, reason: object, _p: object) -> None:
         if not getattr(reason, "is_failure", True):
@@ -132,6 +149,8 @@ class ManagedService:
     probe: Callable[[ManagedService], bool]
     url: str
     process: subprocess.Popen[bytes] | None = None
+    tls_port: int = 0
+    """Mosquitto only: the port of its TLS listener."""
 
     @property
     def log_path(self) -> Path:
@@ -164,7 +183,8 @@ class ManagedService:
                 code = self.process.returncode
                 raise ServiceError(f"{self.name} exited with {code} on start:\n{self.log_tail()}")
             if self.probe(self):
-                log.info("%s ready at %s (pid %d)", self.name, self.url, self.process.pid)
+                log.info("%s ready at %s (pid %d)", self.name, redact_url(self.url),
+                         self.process.pid)
                 return
             time.sleep(0.05)
         self.stop()
@@ -219,13 +239,22 @@ def _mosquitto_command(svc: ManagedService) -> list[str]:
     config = svc.workdir / "mosquitto.conf"
     data = svc.workdir / "data"
     data.mkdir(exist_ok=True)
+    tls = broker.private_accounts(svc.workdir).certificates
     # Run as whoever we are: started as root, mosquitto would switch to its own user,
     # which cannot write the persistence file in our directory.
     user = pwd.getpwuid(os.geteuid()).pw_name
     config.write_text(
         f"user {user}\n"
+        "per_listener_settings false\n"
+        "allow_anonymous false\n"
+        f"password_file {svc.workdir / 'passwd'}\n"
+        f"acl_file {svc.workdir / 'acl'}\n"
         f"listener {svc.port} 127.0.0.1\n"
-        "allow_anonymous true\n"
+        f"listener {svc.tls_port} 127.0.0.1\n"
+        f"cafile {tls.ca_file}\n"
+        f"certfile {tls.cert_file}\n"
+        f"keyfile {tls.key_file}\n"
+        "tls_version tlsv1.2\n"
         "persistence true\n"
         f"persistence_location {data}/\n"
         "log_dest stderr\n"
@@ -261,9 +290,12 @@ def _make_service(name: ServiceName, root: Path) -> ManagedService:
             lambda s: redis_answers(s.url), f"redis://127.0.0.1:{port}/0",
         )
     if name == "mqtt":
+        accounts = broker.private_accounts(workdir)
         return ManagedService(
             name, port, workdir, _mosquitto_command,
-            lambda s: mqtt_answers("127.0.0.1", s.port), f"mqtt://127.0.0.1:{port}",
+            lambda s: mqtt_answers("127.0.0.1", s.port, url=s.url),
+            f"mqtt://{broker.SITE_USER}:{accounts.site_password}@127.0.0.1:{port}",
+            tls_port=free_port(),
         )
     return ManagedService(
         name, port, workdir, _vm_command,
@@ -295,7 +327,7 @@ class ServiceSet:
                 url = env.get(ENV_VARS[name], "").strip()
                 if url:
                     self._external[name] = url
-                    log.info("%s: using %s from %s", name, url, ENV_VARS[name])
+                    log.info("%s: using %s from %s", name, redact_url(url), ENV_VARS[name])
                     continue
                 self._managed[name] = self._start_private(name, self._root)
         except BaseException:
@@ -409,6 +441,29 @@ class ServiceSet:
         """Restart the private Redis on the same port (empty afterwards: no persistence)."""
         self.restart("redis")
 
+    @property
+    def mqtt_listener_url(self) -> str:
+        """What the door listener uses: the listener account over TLS (private broker),
+        or ``CE_MQTT_URL`` (external)."""
+        if "mqtt" not in self._managed:
+            return self.mqtt_url
+        svc = self._managed["mqtt"]
+        password = broker.private_accounts(svc.workdir).listener_password
+        return f"mqtts://{broker.LISTENER_USER}:{password}@127.0.0.1:{svc.tls_port}"
+
+    @property
+    def mqtt_ca_file(self) -> Path | None:
+        """The CA of the private broker's TLS listener (None for an external broker)."""
+        if "mqtt" not in self._managed:
+            return None
+        return broker.private_accounts(self._managed["mqtt"].workdir).certificates.ca_file
+
     def env_vars(self) -> dict[str, str]:
-        """``CE_*`` variables pointing child processes at these services."""
-        return {ENV_VARS[name]: self.url(name) for name in SERVICE_NAMES}
+        """``CE_*`` variables pointing child processes at these services (the door
+        listener's account and CA for MQTT)."""
+        env = {ENV_VARS[name]: self.url(name) for name in SERVICE_NAMES}
+        env["CE_MQTT_URL"] = self.mqtt_listener_url
+        ca_file = self.mqtt_ca_file
+        if ca_file is not None:
+            env["CE_MQTT_CA_FILE"] = str(ca_file)
+        return env

@@ -7,6 +7,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+"""Host names answered when ``CE_ALLOWED_HOSTS`` is not set."""
+
 
 class Settings(BaseSettings):
     """Where the services are and where data lives; the site itself is in the YAML file."""
@@ -14,7 +17,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CE_", extra="ignore")
 
     redis_url: str = "redis://127.0.0.1:6379/0"
-    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_url: str = Field(default="mqtt://127.0.0.1:1883",
+                          description="mqtt:// or mqtts://, with user and password")
+    mqtt_ca_file: Path | None = Field(default=None, description="CA of the broker (mqtts://)")
+    mqtt_cert_file: Path | None = Field(default=None, description="client certificate (mqtts)")
+    mqtt_key_file: Path | None = Field(default=None, description="client key (mqtts)")
+    door_keys_file: Path | None = Field(
+        default=None, description="per-door HMAC keys (JSON); doors listed must sign")
     tsdb_url: str = "http://127.0.0.1:8428"
     tsdb_token: str = Field(default="", description="InfluxDB 2.x/3.x token; VictoriaMetrics: ''")
     tsdb_org: str = Field(default="compoundeye", description="InfluxDB organisation")
@@ -28,6 +37,21 @@ class Settings(BaseSettings):
         default=None, description="API token hashes; defaults to data_dir/tokens.json"
     )
     log_level: str = "INFO"
+    data_group: str = Field(
+        default="", description="group given read access to the data directory (0750/0640)")
+    trusted_proxies: str = Field(
+        default="", description="comma-separated proxy addresses whose X-Forwarded-* count")
+    allowed_hosts: str = Field(
+        default="", description="comma-separated Host names the dashboard answers")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="request body cap")
+    login_limit_per_address: str = Field(default="20/minute",
+                                         description="failed sign-ins per client address")
+    login_limit_global: str = Field(default="200/minute",
+                                    description="failed sign-ins from everyone together")
+    login_burst_seconds: float = Field(
+        default=60.0, gt=0, description="quiet time that ends a burst of failed sign-ins")
+    tls_cert_file: Path | None = Field(default=None, description="dashboard HTTPS certificate")
+    tls_key_file: Path | None = Field(default=None, description="dashboard HTTPS key")
     live_port: int = Field(default=8555, ge=0, le=65535,
                            description="port of the live-view engine (compoundeye live)")
     live_public_url: str = Field(
@@ -48,6 +72,20 @@ class Settings(BaseSettings):
     def effective_tokens_file(self) -> Path:
         """The token file, defaulting to ``data_dir/tokens.json``."""
         return self.tokens_file if self.tokens_file is not None else self.data_dir / "tokens.json"
+
+    @staticmethod
+    def _list(value: str) -> list[str]:
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """``CE_TRUSTED_PROXIES`` as a list (empty: no forwarded header is believed)."""
+        return self._list(self.trusted_proxies)
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        """``CE_ALLOWED_HOSTS`` as a list (empty: loopback names only)."""
+        return self._list(self.allowed_hosts) or list(LOOPBACK_HOSTS)
 
     @property
     def recordings_dir(self) -> Path:

@@ -11,6 +11,8 @@ from contextlib import asynccontextmanager
 
 import redis
 from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
@@ -18,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from compoundeye import __version__
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
+from dashboard import guards
 from dashboard.api import (
     alerts,
     audit,
@@ -31,6 +34,7 @@ from dashboard.api import (
     metrics,
     playback,
     recordings,
+    sessions,
     uptime,
 )
 from dashboard.api import live as live_api
@@ -41,6 +45,10 @@ from dashboard.playback import reap_idle
 from dashboard.state import AppState, build_state, close_state
 
 log = logging.getLogger(__name__)
+
+MAX_VALIDATION_ERRORS = 20
+FLUSH_SECONDS = 1.0
+"""How often ended bursts of failed sign-ins are written to the audit."""
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -66,13 +74,20 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
         reaper = asyncio.create_task(reap_idle(
             state.playback, lambda details: playback.record_end(state, details),
             state.stopping))
+        flusher = asyncio.create_task(_flush_failed_sign_ins(state))
         try:
             yield
         finally:
             state.stopping.set()
-            reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reaper
+            for task in (reaper, flusher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            try:
+                await run_in_threadpool(state.signin.flush, everything=True)
+            except Exception:
+                log.exception("could not write %d failed sign-ins to the audit",
+                              state.signin.pending)
             await close_state(state)
 
     app = FastAPI(
@@ -86,7 +101,7 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
         redoc_url=None,
     )
     for module in (alerts, cameras, uptime, recordings, exports, holds, custody, keys, audit,
-                   health, metrics, auth, site_map, live_api, playback):
+                   health, metrics, auth, sessions, site_map, live_api, playback):
         app.include_router(module.router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -109,7 +124,15 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
                 value = value.replace("connect-src 'self'", " ".join(filter(None, [
                     "connect-src 'self'", live_api.live_origin(state.settings, request)])))
             response.headers.setdefault(key, value)
+        guards.https_headers(request, response)
         return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default echoes the input: a 30 MB body came back in a 31 MB 422.
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))[:300],
+                   "type": str(e.get("type", ""))} for e in exc.errors()[:MAX_VALIDATION_ERRORS]]
+        return JSONResponse({"detail": errors}, 422)
 
     @app.exception_handler(redis.RedisError)
     async def redis_down(_request: Request, exc: redis.RedisError) -> JSONResponse:
@@ -121,4 +144,16 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
         log.warning("store error answering a request: %s", exc)
         return JSONResponse({"detail": "alert store unavailable"}, 503)
 
+    guards.install(app, chosen_settings)
     return app
+
+
+async def _flush_failed_sign_ins(state: AppState) -> None:
+    """Write ended bursts of failed sign-ins to the audit until the app stops."""
+    while not state.stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.stopping.wait(), FLUSH_SECONDS)
+        try:
+            await run_in_threadpool(state.signin.flush)
+        except Exception:
+            log.exception("failed sign-ins not written to the audit yet; retrying")

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from compoundeye.auth.roles import ALL_ROLES, Role
 from dashboard.auth.principal import Principal
 from dashboard.auth.sessions import CSRF_HEADER, SESSION_COOKIE
+from dashboard.guards import socket_peer
 from dashboard.state import AppState
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `compoundeye token add`")
@@ -42,9 +43,9 @@ def principal_from_request(
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    session = state.signer.check(cookie, time.time())
+    session = state.sessions.get(cookie, time.time())
     if session is None:
-        return None
+        return None  # signed out, ended by an admin or a revoke, or expired
     record = state.tokens.by_name(session.name)
     if record is None or record.role != session.role:
         return None  # the token was revoked or changed role since sign-in
@@ -99,5 +100,11 @@ AnyRoleDep = Annotated[Principal, Depends(RoleGuard(*ALL_ROLES))]
 
 
 def client_ip(request: Request) -> str | None:
-    """The peer address (no proxy headers are trusted)."""
+    """The client's address: the socket peer, or what a proxy named in
+    ``CE_TRUSTED_PROXIES`` forwarded (``X-Forwarded-For``); never an untrusted claim."""
     return request.client.host if request.client else None
+
+
+def peer_ip(request: Request) -> str | None:
+    """The TCP peer's address, whatever any proxy header says."""
+    return socket_peer(request)

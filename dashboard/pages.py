@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from compoundeye.auth.roles import ALL_ROLES, Role
@@ -60,7 +61,7 @@ def login_page(error: str = "", next_path: str = "") -> str:
             .replace("__NEXT__", html.escape(safe_next(next_path) or "", quote=True)))
 
 
-def _forbidden(role: Role, path: str) -> HTMLResponse:
+def _forbidden(role: Role, path: str, csrf: str) -> HTMLResponse:
     home = ROLE_HOME[role]
     body = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not allowed'
             f'</title><link rel="stylesheet" href="/static/app.css"></head><body class="plain">'
@@ -68,6 +69,7 @@ def _forbidden(role: Role, path: str) -> HTMLResponse:
             f'<p>{html.escape(path)} is not part of your work.</p>'
             f'<p><a href="{home}">Go to your page</a> · '
             f'<form method="post" action="/auth/logout" class="inline">'
+            f'<input type="hidden" name="csrf" value="{html.escape(csrf, quote=True)}">'
             f'<button type="submit">Sign in as someone else</button></form></p></main>'
             f'</body></html>')
     return HTMLResponse(body, status_code=403)
@@ -77,11 +79,11 @@ def _page(path: str) -> object:
     filename, roles = PAGES[path]
 
     async def serve(request: Request, state: StateDep) -> Response:
-        principal = principal_from_request(request, state, None)
+        principal = await run_in_threadpool(principal_from_request, request, state, None)
         if principal is None:
             return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
         if principal.role not in roles:
-            return _forbidden(principal.role, path)
+            return _forbidden(principal.role, path, principal.csrf)
         return FileResponse(STATIC_DIR / filename, media_type="text/html",
                             headers={"Cache-Control": "no-store"})
 

@@ -24,10 +24,24 @@ def run(args: argparse.Namespace) -> int:
         return 2
     settings = Settings()
     app = create_app(settings, site)
-    log.info("dashboard for %s (%d cameras, %d doors) on http://%s:%d/", site.name,
-             len(site.cameras), len(site.doors), args.host, args.port)
+    tls = settings.tls_cert_file is not None and settings.tls_key_file is not None
+    log.info("dashboard for %s (%d cameras, %d doors) on %s://%s:%d/ (hosts %s; proxies "
+             "trusted: %s)", site.name, len(site.cameras), len(site.doors),
+             "https" if tls else "http", args.host, args.port,
+             ", ".join(settings.allowed_host_list), ", ".join(settings.trusted_proxy_list)
+             or "none")
+    if not settings.allowed_hosts and args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("CE_ALLOWED_HOSTS is not set: only loopback Host names are answered; "
+                    "set it to the names clients use")
+    # uvicorn's own proxy handling is off: its default trusts X-Forwarded-* from loopback.
+    # The app applies CE_TRUSTED_PROXIES itself, after keeping the socket peer
+    # (dashboard/guards.py).
     config = uvicorn.Config(app, host=args.host, port=args.port, log_config=None,
-                            timeout_graceful_shutdown=5, access_log=False)
+                            timeout_graceful_shutdown=5, access_log=False,
+                            proxy_headers=False, forwarded_allow_ips="",
+                            ssl_certfile=settings.tls_cert_file if tls else None,
+                            ssl_keyfile=settings.tls_key_file if tls else None,
+                            server_header=False)
     _Server(config, app).run()
     return 0
 

@@ -10,12 +10,13 @@ import redis
 import redis.asyncio as aioredis
 
 from compoundeye.alert_stream import AlertChangePublisher
+from compoundeye.auth.sessions import SessionStore
 from compoundeye.auth.tokens import TokenRegistry
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.store import Store
 from compoundeye.tsdb import MetricsReader
-from dashboard.auth.sessions import SessionSigner, load_or_create_key
+from dashboard.auth.signin import SignInGuard
 from dashboard.metrics import DashboardMetrics
 from dashboard.playback import PlaybackSessions
 from evidence import ExportManager
@@ -34,7 +35,8 @@ class AppState:
     tsdb: MetricsReader
     exports: ExportManager
     tokens: TokenRegistry
-    signer: SessionSigner
+    sessions: SessionStore
+    signin: SignInGuard
     clips: ClipCache
     playback: PlaybackSessions
     buildings: frozenset[str] = frozenset()
@@ -65,7 +67,8 @@ def build_state(settings: Settings, site: Site) -> AppState:
         tsdb=tsdb,
         exports=exports,
         tokens=TokenRegistry(settings.effective_tokens_file),
-        signer=SessionSigner(load_or_create_key(settings.data_dir / "session.key")),
+        sessions=SessionStore(sync_redis),
+        signin=SignInGuard(settings, store.audit),
         clips=ClipCache(settings.recordings_dir, settings.data_dir / "cache" / "clips",
                         segment_seconds=float(site.edge.segment_seconds)),
         playback=PlaybackSessions(sync_redis),

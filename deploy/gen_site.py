@@ -2,11 +2,17 @@
 
 ``python -m deploy.gen_site --out deploy/site``
 
-286 residential blocks in four neighbourhoods laid out on street grids around a central
-spine (three schools, a wet market, a health centre), four compound gates, more than
-2,400 cameras (entrances, lobbies, lifts, car parks, perimeters; kept in the CSV file as
-a real site keeps them in a spreadsheet) and a door controller at every entrance. Seeded:
-the same seed writes the same bytes.
+Kangcheng, in Xinzhuang town, Minhang District, Shanghai (``Asia/Shanghai``, around
+31.11 N, 121.38 E, about a kilometre across): 286 residential buildings in four
+sub-neighbourhoods laid out on street grids around two central avenues; on the avenues
+three schools, the wet market, three supermarkets, a seniors' home and the community
+health centre, and where they cross the pond with its musical fountain; the main gate,
+the "Arch of Triumph", on Xinsong Road along the east edge, with two bus stops beside it,
+and three side gates. More than 2,400 cameras (entrances, lobbies, lifts, car parks,
+perimeters, facilities, the pond, the road; kept in the CSV file as a real site keeps them
+in a spreadsheet) and a door controller at every entrance. The layout is generated, not
+surveyed: the counts and the named places are the compound's, the positions a plausible
+plan of them. Seeded: the same seed writes the same bytes.
 """
 
 from __future__ import annotations
@@ -27,9 +33,13 @@ import yaml
 from compoundeye.site.camera_csv import CSV_COLUMNS
 
 SEED = 20261128
-ORIGIN_LAT, ORIGIN_LON = 1.3452, 103.9461  # south-west corner: an east Singapore new town
-TIMEZONE = "Asia/Singapore"
-NEIGHBOURHOODS = ("riverside", "parkview", "hillcrest", "lakeside")  # SW, SE, NW, NE
+SITE_NAME = "Kangcheng, Xinzhuang, Minhang District, Shanghai"
+CENTRE_LAT, CENTRE_LON = 31.1100, 121.3800
+"""The compound's centre (the pond), WGS84."""
+TIMEZONE = "Asia/Shanghai"
+NEIGHBOURHOODS = ("kangcheng-sw", "kangcheng-se", "kangcheng-nw", "kangcheng-ne")
+ROAD_ZONE = "xinsong-road"
+"""The ``location.zone`` of what stands outside the compound on Xinsong Road."""
 BLOCKS_PER_NEIGHBOURHOOD = (72, 72, 71, 71)
 CAMERAS_PER_NVR = 64
 _METRES_PER_DEG_LAT = 111_320.0
@@ -40,27 +50,40 @@ _PLOT_W, _PLOT_H, _STREET = 42.0, 48.0, 18.0
 _HOOD_W = _COLS * _PLOT_W + 2 * _STREET
 _HOOD_H = _ROWS * _PLOT_H + 1 * _STREET
 _SPINE = 120.0  # the central avenues between neighbourhoods, where the facilities are
+WIDTH, HEIGHT = 2 * _HOOD_W + _SPINE, 2 * _HOOD_H + _SPINE
+"""The compound inside its fence, metres (Xinsong Road runs outside the east edge)."""
+_ROAD_X = WIDTH + 50.0
+
+ORIGIN_LAT = CENTRE_LAT - (HEIGHT / 2) / _METRES_PER_DEG_LAT
+ORIGIN_LON = CENTRE_LON - (WIDTH / 2) / (_METRES_PER_DEG_LAT * math.cos(math.radians(CENTRE_LAT)))
+"""The south-west corner of the compound, WGS84 (local coordinates start there)."""
 
 ENTRANCE_ZONE = "0.05 0.45;0.95 0.45;0.95 1;0.05 1"
 PERIMETER_MASK = "0 0;1 0;1 0.15;0 0.15"
+FENCE_ZONE = "0 0.15;1 0.15;1 1;0 1"
+WATER_EDGE_ZONE = "0 0.5;1 0.5;1 1;0 1"
 
 SCHEDULES: dict[str, Any] = {
     "night": {"ranges": [{"start": "22:00", "end": "06:00"}]},
     "school-hours": {"ranges": [
-        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "06:30", "end": "18:30"},
-        {"days": ["sat"], "start": "07:30", "end": "13:00"},
+        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "07:00", "end": "17:30"},
     ]},
-    "market-hours": {"ranges": [
-        {"start": "05:00", "end": "13:00"},
-        {"days": ["fri", "sat", "sun"], "start": "17:00", "end": "23:00"},
-    ]},
+    "market-hours": {"ranges": [{"start": "05:30", "end": "19:00"}]},
+    "supermarket-hours": {"ranges": [{"start": "07:00", "end": "22:00"}]},
     "clinic-hours": {"ranges": [
-        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00", "end": "21:00"},
-        {"days": ["sat", "sun"], "start": "08:00", "end": "13:00"},
+        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00", "end": "17:00"},
+        {"days": ["sat", "sun"], "start": "08:00", "end": "12:00"},
     ]},
-    "side-gate-hours": {"ranges": [{"start": "05:30", "end": "23:30"}]},
+    "visiting-hours": {"ranges": [{"start": "09:00", "end": "20:00"}]},
+    "side-gate-hours": {"ranges": [{"start": "05:30", "end": "23:00"}]},
+    "fountain-shows": {"ranges": [
+        {"start": "19:00", "end": "21:00"},
+        {"days": ["sat", "sun"], "start": "10:00", "end": "11:00"},
+    ]},
 }
-
+"""Local time (Asia/Shanghai). ``fountain-shows`` names when the musical fountain plays
+(crowds at the pond: nothing arms on it); ``night`` arms the entrance, fence and
+water's-edge zones."""
 
 @dataclass
 class CameraPlan:
@@ -76,6 +99,8 @@ class CameraPlan:
     detect_fps: float = 5.0
     zones: str = ""
     masks: str = ""
+    detect_mode: str = ""
+    """Empty: the edge default (``armed``); ``health`` for cameras no motion alert needs."""
 
 
 @dataclass
@@ -99,7 +124,7 @@ class BuildingPlan:
 
     id: str
     name: str
-    kind: str  # residential, school, market, health, gate
+    kind: str  # residential, school, market, supermarket, seniors, health, gate, pond, ...
     zone: str
     x: float
     y: float
@@ -119,7 +144,7 @@ class SitePlan:
 def to_lat_lon(x: float, y: float) -> tuple[float, float]:
     """Local metres east/north of the origin to WGS84 (flat earth: the site is ~1 km)."""
     lat = ORIGIN_LAT + y / _METRES_PER_DEG_LAT
-    lon = ORIGIN_LON + x / (_METRES_PER_DEG_LAT * math.cos(math.radians(ORIGIN_LAT)))
+    lon = ORIGIN_LON + x / (_METRES_PER_DEG_LAT * math.cos(math.radians(CENTRE_LAT)))
     return round(lat, 6), round(lon, 6)
 
 
@@ -168,20 +193,30 @@ def _block_cameras_and_doors(plan: SitePlan, b: BuildingPlan, rng: random.Random
                                    b.x, b.y + side * 12, seen_by, 30.0))
     _cam(plan, b, "lobby", "lobby", 0, -8)
     for k in range(1, (2 if b.floors > 20 else 1) + 1):
-        _cam(plan, b, f"lift{k}", f"lift {k}", 3 * k, 0, detect_fps=3.0)
+        # Lifts are never armed: people in them are the normal case. Health mode watches
+        # them for tamper and outages at a fraction of the decoding.
+        _cam(plan, b, f"lift{k}", f"lift {k}", 3 * k, 0, detect_fps=3.0, detect_mode="health")
     for k in range(1, rng.randint(1, 3) + 1):
         _cam(plan, b, f"park{k}", f"car park {k}", -10 + 10 * k, 5, floor=-1)
     corners = [(-18, -20), (18, -20), (18, 20), (-18, 20)]
     for k, (dx, dy) in enumerate(corners[: rng.randint(2, 4)], start=1):
-        _cam(plan, b, f"per{k}", f"perimeter {k}", dx, dy, masks=PERIMETER_MASK)
+        _cam(plan, b, f"per{k}", f"perimeter {k}", dx, dy, masks=PERIMETER_MASK,
+             zones=f"fence@night={FENCE_ZONE}")
 
 
-def _facility(plan: SitePlan, bid: str, name: str, kind: str, zone: str, x: float, y: float,
-              doors: Sequence[tuple[str, float, str | None]], inside: Sequence[tuple[str, int]],
-              rng: random.Random) -> None:
+Door = tuple[str, float, str | None]
+"""A facility door: label, held-open seconds, access schedule."""
+Inside = tuple[str, int, str]
+"""Cameras of a facility: label, count, zones cell (``name@schedule=polygon`` or empty)."""
+
+
+def _facility(plan: SitePlan, bid: str, name: str, kind: str, zone: str, xy: tuple[float, float],
+              doors: Sequence[Door], inside: Sequence[Inside], rng: random.Random,
+              floors: int = 3) -> None:
     """A facility: ``doors`` as (label, held-open seconds, schedule), ``inside`` cameras as
-    (label, count)."""
-    b = BuildingPlan(bid, name, kind, zone, x, y, 1 if kind == "gate" else 3, len(doors))
+    (label, count, zones)."""
+    x, y = xy
+    b = BuildingPlan(bid, name, kind, zone, x, y, floors, len(doors))
     plan.buildings.append(b)
     for k, (label, held, schedule) in enumerate(doors, start=1):
         side = -1 if k % 2 else 1
@@ -189,41 +224,93 @@ def _facility(plan: SitePlan, bid: str, name: str, kind: str, zone: str, x: floa
                    zones=f"approach@night={ENTRANCE_ZONE}")
         plan.doors.append(DoorPlan(f"{bid}-door{k}", f"{name} {label}", bid, zone,
                                    x + 4 * k, y + side * 18, [ent], held, schedule))
-    for label, count in inside:
+    for label, count, zones in inside:
         slug = "".join(word[:4] for word in label.split())
         for k in range(1, count + 1):
             _cam(plan, b, f"{slug}{k}", f"{label} {k}", rng.uniform(-25, 25),
                  rng.uniform(-25, 25), floor=rng.randint(0, b.floors - 1) if kind == "school"
-                 else 0, masks=PERIMETER_MASK if label == "perimeter" else "")
+                 else 0, masks=PERIMETER_MASK if label == "perimeter" else "", zones=zones)
+
+
+_FENCE = f"fence@night={FENCE_ZONE}"
+_SCHOOL: list[Inside] = [("corridor", 8, ""), ("playground", 4, ""), ("perimeter", 6, _FENCE)]
+_SCHOOL_DOORS: list[Door] = [("main gate", 60.0, "school-hours"),
+                             ("side gate", 60.0, "school-hours")]
+_SHOP: list[Inside] = [("checkout", 4, ""), ("aisle", 6, ""), ("stockroom", 1, "")]
+_SHOP_DOORS: list[Door] = [("entrance", 60.0, "supermarket-hours"),
+                           ("goods door", 300.0, None)]
+
+
+def _avenue(along: str, fraction: float, north_or_east: bool) -> tuple[float, float]:
+    """A point on one of the two central avenues: ``along`` "ns" (x fixed at the middle)
+    or "ew"; ``fraction`` of the way through the neighbourhood on that side."""
+    if along == "ns":
+        y = (_HOOD_H + _SPINE if north_or_east else 0.0) + fraction * _HOOD_H
+        return WIDTH / 2, y
+    x = (_HOOD_W + _SPINE if north_or_east else 0.0) + fraction * _HOOD_W
+    return x, HEIGHT / 2
 
 
 def _facilities(plan: SitePlan, rng: random.Random) -> None:
-    mid_x = _HOOD_W + _SPINE / 2
-    mid_y = _HOOD_H + _SPINE / 2
-    school = [("corridor", 8), ("playground", 4), ("perimeter", 6)]
-    school_doors: list[tuple[str, float, str | None]] = [
-        ("main gate", 60.0, "school-hours"), ("side gate", 60.0, "school-hours")]
-    _facility(plan, "SCH1", "Riverside Primary School", "school", NEIGHBOURHOODS[0],
-              mid_x, _HOOD_H * 0.4, school_doors, school, rng)
-    _facility(plan, "SCH2", "Hillcrest Primary School", "school", NEIGHBOURHOODS[2],
-              mid_x, mid_y + _HOOD_H * 0.6, school_doors, school, rng)
-    _facility(plan, "SCH3", "Parkview Secondary School", "school", NEIGHBOURHOODS[1],
-              mid_x + _HOOD_W * 0.6, mid_y, school_doors, school, rng)
-    _facility(plan, "MKT", "Wet market", "market", NEIGHBOURHOODS[3], mid_x, mid_y,
+    sw, se, nw, ne = NEIGHBOURHOODS
+    # The avenue south of the pond.
+    _facility(plan, "SCH1", "Kangcheng primary school no. 1", "school", sw,
+              _avenue("ns", 0.2, False), _SCHOOL_DOORS, _SCHOOL, rng)
+    _facility(plan, "CHC", "Community health centre", "health", se, _avenue("ns", 0.5, False),
+              [("main door", 45.0, "clinic-hours"), ("staff door", 30.0, None)],
+              [("waiting", 2, ""), ("corridor", 4, ""), ("pharmacy", 1, ""),
+               ("perimeter", 3, _FENCE)], rng)
+    _facility(plan, "SM1", "Supermarket (south)", "supermarket", sw, _avenue("ns", 0.8, False),
+              _SHOP_DOORS, _SHOP, rng, floors=1)
+    # The avenue north of the pond.
+    _facility(plan, "SEN", "Seniors' home", "seniors", nw, _avenue("ns", 0.2, True),
+              [("main door", 60.0, "visiting-hours"), ("garden door", 60.0, "visiting-hours")],
+              [("corridor", 6, ""), ("day room", 2, ""), ("garden", 2, "")], rng, floors=4)
+    _facility(plan, "SCH2", "Kangcheng primary school no. 2", "school", ne,
+              _avenue("ns", 0.5, True), _SCHOOL_DOORS, _SCHOOL, rng)
+    _facility(plan, "SM2", "Supermarket (north)", "supermarket", nw, _avenue("ns", 0.8, True),
+              _SHOP_DOORS, _SHOP, rng, floors=1)
+    # The avenue west of the pond.
+    _facility(plan, "SCH3", "Kangcheng middle school", "school", nw, _avenue("ew", 0.3, False),
+              _SCHOOL_DOORS, _SCHOOL, rng)
+    _facility(plan, "SM3", "Supermarket (west)", "supermarket", sw, _avenue("ew", 0.7, False),
+              _SHOP_DOORS, _SHOP, rng, floors=1)
+    # The avenue east of the pond, from the main gate.
+    _facility(plan, "MKT", "Wet market", "market", se, _avenue("ew", 0.35, True),
               [("north shutter", 120.0, "market-hours"), ("south shutter", 120.0, "market-hours"),
                ("loading bay", 300.0, "market-hours")],
-              [("aisle", 12), ("loading", 2), ("perimeter", 4)], rng)
-    _facility(plan, "HC", "Health centre", "health", NEIGHBOURHOODS[0], _HOOD_W * 0.4, mid_y,
-              [("main door", 45.0, "clinic-hours"), ("staff door", 30.0, None)],
-              [("waiting", 2), ("corridor", 4), ("pharmacy", 1), ("perimeter", 3)], rng)
-    width, height = 2 * _HOOD_W + _SPINE, 2 * _HOOD_H + _SPINE
-    gates = [("GATE-S", "South gate (main)", NEIGHBOURHOODS[0], mid_x, -15.0, None),
-             ("GATE-N", "North gate", NEIGHBOURHOODS[3], mid_x, height + 15, "side-gate-hours"),
-             ("GATE-W", "West gate", NEIGHBOURHOODS[2], -15.0, mid_y, "side-gate-hours"),
-             ("GATE-E", "East gate", NEIGHBOURHOODS[1], width + 15, mid_y, "side-gate-hours")]
-    for bid, name, zone, x, y, schedule in gates:
-        _facility(plan, bid, name, "gate", zone, x, y, [("turnstile", 20.0, schedule)],
-                  [("vehicle in", 1), ("vehicle out", 1), ("overview", 2)], rng)
+              [("aisle", 12, ""), ("loading", 2, ""), ("perimeter", 4, _FENCE)], rng, floors=1)
+    # Where the avenues cross: the pond and its musical fountain (no doors).
+    _facility(plan, "POND", "Pond and musical fountain", "pond", ne, (WIDTH / 2, HEIGHT / 2), [],
+              [("water's edge", 6, f"water@night={WATER_EDGE_ZONE}"), ("fountain plaza", 2, ""),
+               ("footbridge", 2, "")], rng, floors=1)
+    gates: list[tuple[str, str, str, tuple[float, float], str | None]] = [
+        ("GATE-ARCH", 'Main gate "Arch of Triumph" (Xinsong Road)', ROAD_ZONE,
+         (WIDTH + 15.0, HEIGHT / 2), None),
+        ("GATE-N", "North side gate", nw, (WIDTH / 2, HEIGHT + 15.0), "side-gate-hours"),
+        ("GATE-S", "South side gate", sw, (WIDTH / 2, -15.0), "side-gate-hours"),
+        ("GATE-W", "West side gate", nw, (-15.0, HEIGHT / 2), "side-gate-hours"),
+    ]
+    for bid, name, zone, xy, schedule in gates:
+        main = bid == "GATE-ARCH"
+        doors: list[Door] = [("turnstile", 20.0, schedule)]
+        if main:
+            doors += [("pedestrian gate", 20.0, None), ("vehicle barrier in", 15.0, None),
+                      ("vehicle barrier out", 15.0, None)]
+        inside: list[Inside] = [("vehicle in", 2 if main else 1, ""),
+                                ("vehicle out", 2 if main else 1, ""),
+                                ("overview", 4 if main else 2, ""),
+                                ("plate reader", 2 if main else 0, "")]
+        _facility(plan, bid, name, "gate", zone, xy, doors, inside, rng, floors=1)
+    # Outside the east fence: Xinsong Road, its two bus stops, cameras along the kerb.
+    for bid, name, dy in (("BUS-N", "Bus stop Xinsong Road (north)", 180.0),
+                          ("BUS-S", "Bus stop Xinsong Road (south)", -180.0)):
+        _facility(plan, bid, name, "bus_stop", ROAD_ZONE, (_ROAD_X, HEIGHT / 2 + dy), [],
+                  [("shelter", 2, "")], rng, floors=1)
+    road = BuildingPlan("ROAD-XS", "Xinsong Road", "road", ROAD_ZONE, _ROAD_X, HEIGHT / 2, 1, 0)
+    plan.buildings.append(road)
+    for k in range(1, 9):
+        _cam(plan, road, f"kerb{k}", f"kerb camera {k}", 0.0, (k - 4.5) * HEIGHT / 8)
 
 
 def build_plan(seed: int = SEED) -> SitePlan:
@@ -246,6 +333,7 @@ def _camera_rows(plan: SitePlan) -> list[dict[str, str]]:
             "building": cam.building, "floor": str(cam.floor), "zone": cam.zone,
             "lat": f"{lat:.6f}", "lon": f"{lon:.6f}", "detect_fps": f"{cam.detect_fps:g}",
             "record": "", "sees_doors": "", "masks": cam.masks, "zones": cam.zones,
+            "detect_mode": cam.detect_mode,
         })
     return rows
 
@@ -266,17 +354,19 @@ def _door_entry(door: DoorPlan) -> dict[str, Any]:
 def render(plan: SitePlan, seed: int = SEED, csv_name: str = "cameras.csv") -> tuple[str, str]:
     """The site YAML and the camera CSV, as text."""
     document: dict[str, Any] = {
-        "name": "Reference compound (generated)",
+        "name": SITE_NAME,
         "timezone": TIMEZONE,
         "camera_files": [{"path": csv_name}],
         "schedules": SCHEDULES,
         "retention": {"recordings_days": 30, "snapshots_days": 90},
-        "edge": {"segment_seconds": 10, "door_listener": False},
+        "edge": {"segment_seconds": 10, "door_listener": False, "detect_mode": "armed",
+                 "health": {"keyframe_interval_seconds": 4.0}},
         "doors": [_door_entry(d) for d in plan.doors],
     }
     header = (
-        "# The reference compound: generated by `python -m deploy.gen_site --out deploy/site`\n"
-        f"# (seed {seed}); do not edit by hand. {len(plan.buildings)} buildings, "
+        f"# The reference compound, {SITE_NAME}.\n"
+        "# Generated by `python -m deploy.gen_site --out deploy/site`"
+        f" (seed {seed}); do not edit by hand.\n# {len(plan.buildings)} buildings, "
         f"{len(plan.cameras)} cameras (in {csv_name}), {len(plan.doors)} doors.\n"
     )
     text = header + yaml.safe_dump(document, sort_keys=False, default_flow_style=None,

@@ -9,10 +9,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from compoundeye.site.models import is_valid_id
+from compoundeye.timeutil import UtcTimestamp
 from evidence.search import Place, Span
 
 _EXPORT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -56,8 +57,8 @@ class ExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     camera_ids: list[str] = Field(min_length=1, max_length=4096)
-    start: AwareDatetime
-    end: AwareDatetime
+    start: UtcTimestamp
+    end: UtcTimestamp
     case_id: str = Field(min_length=1, max_length=128)
     reason: str = Field(min_length=1, max_length=4000)
     requester: str = Field(min_length=1, max_length=128)

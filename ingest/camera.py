@@ -5,6 +5,11 @@ bounded queue that drops the oldest and counts. The detection thread runs the ca
 motion detector, tracker and tamper checks, and publishes ``motion.start`` /
 ``motion.end`` / ``camera.tamper`` / ``camera.tamper_cleared`` with a JPEG snapshot for
 starts and raised tampers.
+
+A camera that can be in health mode (``detect_mode`` other than ``full``) is read by
+:class:`ingest.packet_reader.PacketReader`, which switches between full decoding and
+chosen keyframes without reconnecting (:meth:`CameraPipeline.set_mode`); its health-mode
+keyframes go to :class:`ingest.health.HealthChecks` instead of the motion detector.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import cv2
 import numpy as np
 
 from compoundeye.events import Event, EventKind, make_event
-from compoundeye.site.models import Camera
+from compoundeye.site.models import Camera, HealthMode
 from compoundeye.timeutil import from_epoch
 from detectors.base import Frame, FrameError, MotionTransition, TamperFinding
-from detectors.frames import halves_first
+from detectors.frames import halves_first, small_luma
 from ingest.detection import CameraDetectors, build_detectors
+from ingest.health import HealthChecks
+from ingest.packet_reader import HealthFrame, Mode, PacketReader
 from ingest.reader import CameraReader, ReaderOptions, SampledFrame
 from ingest.sampler import DropQueue
 from ingest.snapshots import save_snapshot
@@ -60,14 +67,28 @@ class CameraPipeline:
 
     def __init__(self, camera: Camera, publish: Publish, snapshots_dir: Path, *,
                  queue_size: int = 4, reader_options: ReaderOptions | None = None,
-                 detectors: CameraDetectors | None = None) -> None:
+                 detectors: CameraDetectors | None = None, health: HealthMode | None = None,
+                 mode: Mode = "full") -> None:
+        """``health``: the camera may be in health mode (a packet reader, starting in
+        ``mode``); None: always full (OpenCV's capture)."""
         self.camera = camera
         self._publish = publish
         self._snapshots = snapshots_dir
         self.queue: DropQueue[SampledFrame] = DropQueue(queue_size)
-        self.reader = CameraReader(camera.id, camera.detect_url, camera.detect_fps, self.queue,
-                                   reader_options)
+        self.reader: CameraReader | PacketReader
+        if health is None:
+            self.reader = CameraReader(camera.id, camera.detect_url, camera.detect_fps,
+                                       self.queue, reader_options)
+        else:
+            self.reader = PacketReader(camera.id, camera.detect_url, camera.detect_fps,
+                                       self.queue, reader_options, mode=mode,
+                                       keyframe_interval=health.keyframe_interval_seconds,
+                                       bitrate_change=health.bitrate_change)
         self.detectors = detectors or build_detectors(camera)
+        self.health_checks = HealthChecks(self.detectors.tamper) if health else None
+        self._in_health = False
+        rows = getattr(getattr(self.detectors.tamper, "config", None), "height", None)
+        self._tamper_rows = rows if isinstance(rows, int) and rows > 0 else 120
         # The motion detector's working height (0: unknown, always hand it the frame).
         rows = getattr(getattr(self.detectors.motion, "config", None), "height", None)
         self._motion_rows = rows if isinstance(rows, int) and rows > 0 else 0
@@ -85,6 +106,16 @@ class CameraPipeline:
     def active_tampers(self) -> list[str]:
         """Tamper reasons currently raised."""
         return sorted(self._tampers)
+
+    @property
+    def mode(self) -> Mode:
+        """``full`` or ``health`` (what the reader is asked to do now)."""
+        return self.reader.mode if isinstance(self.reader, PacketReader) else "full"
+
+    def set_mode(self, mode: Mode) -> None:
+        """Full or health mode, on the open session; ignored for an always-full camera."""
+        if isinstance(self.reader, PacketReader):
+            self.reader.set_mode(mode)
 
     def run(self) -> None:
         """Read and detect until :meth:`stop`: the reader on a thread of its own (a daemon,
@@ -129,12 +160,18 @@ class CameraPipeline:
 
     def process(self, item: SampledFrame) -> None:
         """Run the detectors on one sampled frame and publish what they found."""
+        if isinstance(item, HealthFrame):
+            self._follow_mode(item.health)
+            if item.health:
+                self._process_health(item)
+                return
         frame = item.image
         det = self.detectors
         try:
             luma = detection_luma(frame)
             result = det.motion.detect(self._motion_input(item, luma))
-            findings = (det.tamper.update(full_range(luma, item.image), item.wall_ts)
+            findings = (det.tamper.update(keyframe_picture(frame, self._tamper_rows),
+                                          item.wall_ts)
                         if self._tamper_due(item.stream_ts) else [])
         except FrameError as exc:
             self.stats.frame_errors += 1
@@ -149,6 +186,40 @@ class CameraPipeline:
         self._transitions(det.tracker.update(result, item.wall_ts), frame)
         for finding in findings:
             self._tamper(finding, frame)
+
+    def _follow_mode(self, health: bool) -> None:
+        """Follow the reader into or out of health mode."""
+        if health != self._in_health:
+            self._in_health = health
+            if health:  # no motion from here on: end what is open
+                self._transitions(self.detectors.tracker.finish(time.time()), None)
+                if self.health_checks is not None:
+                    self.health_checks.enter()
+            else:  # the background is minutes or hours old: learn it again
+                reset = getattr(self.detectors.motion, "reset", None)
+                if callable(reset):
+                    reset()
+                if self.health_checks is not None:
+                    self.health_checks.leave()
+
+    def _process_health(self, item: SampledFrame) -> None:
+        """A health-mode keyframe: tamper checks on every one, coarse motion, no events."""
+        assert self.health_checks is not None
+        try:
+            picture = keyframe_picture(item.image, self._tamper_rows)
+            result = self.health_checks.process(picture, picture, item.wall_ts)
+        except FrameError as exc:
+            self.stats.frame_errors += 1
+            log.warning("camera %s: unusable keyframe: %s", self.camera.id, exc)
+            return
+        if isinstance(self.reader, PacketReader):
+            self.reader.confirm = result.unsettled
+        self.stats.processed += 1
+        if result.motion_fraction is not None:
+            self.stats.motion_sum += result.motion_fraction
+            self.stats.motion_frames += 1
+        for finding in result.findings:
+            self._tamper(finding, item.image)
 
     def _motion_input(self, item: SampledFrame, luma: Frame) -> Frame:
         """The reader's halved frame when the motion detector gets the same result from it.
@@ -222,6 +293,19 @@ def full_range(luma: Frame, decoded: Frame) -> Frame:
     if luma is decoded and luma.ndim == 2 and luma.dtype == np.uint8 and luma.size:
         return cast(Frame, cv2.LUT(luma, _LIMITED_TO_FULL))
     return luma
+
+
+def keyframe_picture(image: Frame, rows: int) -> Frame:
+    """A frame as the tamper checks want it (a health-mode keyframe, or the once-a-second
+    full-rate check): shrunk to their ``rows``, then expanded to full range
+    (:func:`full_range`) when it is the decoder's own luma plane.
+
+    Shrinking first makes the table lookup a ninth of the work; it rounds the same values
+    in the other order, a difference of at most one grey level.
+    """
+    luma = detection_luma(image)
+    small = small_luma(luma, rows)
+    return full_range(small, small) if luma is image else small
 
 
 def detection_luma(frame: Frame) -> Frame:

@@ -14,13 +14,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 
 from compoundeye import bus
-from compoundeye.camera_status import CameraState, CameraStatusReport
+from compoundeye.camera_status import CameraState, CameraStatusReport, WatchMode
 from compoundeye.events import Event, make_event
 from compoundeye.legal_holds import HoldReader
 from compoundeye.mqtt_url import MqttUrlError
@@ -30,6 +30,7 @@ from compoundeye.timeutil import from_epoch, to_rfc3339, utcnow
 from ingest.camera import CameraPipeline
 from ingest.doors.listener import DoorListener
 from ingest.metrics import CameraCounters, MetricsCollector, PointWriter
+from ingest.modes import ModeSchedule, expected_sample_fps
 from ingest.reader import ReaderOptions, configure_ffmpeg_capture
 from ingest.recorder import Recorder
 from ingest.retention import Retention
@@ -55,6 +56,8 @@ class WorkerOptions:
     reader: ReaderOptions | None = None
     """Default: :class:`ReaderOptions` with the site's ``edge.colour_frames``."""
     metrics: bool = True
+    clock: Callable[[], datetime] = utcnow
+    """The clock detect-mode schedules are read with (tests move a fake one)."""
 
 
 @dataclass
@@ -63,6 +66,7 @@ class _Camera:
     pipeline: CameraPipeline
     health: CameraHealth
     recorder: Recorder | None = None
+    mode_since: float = 0.0
     pipeline_thread: threading.Thread | None = None
     recorder_thread: threading.Thread | None = None
 
@@ -96,6 +100,7 @@ class EdgeWorker:
         self._doors_thread: threading.Thread | None = None
         self.publisher: bus.BufferedPublisher | None = None
         self.status_writer: StatusWriter | None = None
+        self.modes: ModeSchedule | None = None
         self.started = threading.Event()
 
     def stop(self) -> None:
@@ -125,13 +130,18 @@ class EdgeWorker:
             started = time.time()
             rec_root = self.settings.recordings_dir
             reader_options = self.options.reader or ReaderOptions(colour=edge.colour_frames)
+            modes = ModeSchedule(self.site, self.cameras, self.options.clock)
+            self.modes = modes
+            initial = modes.initial()
             for camera in self.cameras:
                 pipeline = CameraPipeline(camera, publisher.publish, self.settings.snapshots_dir,
                                           queue_size=edge.queue_size,
-                                          reader_options=reader_options)
+                                          reader_options=reader_options,
+                                          health=edge.health if modes.can_switch(camera) else None,
+                                          mode=initial.get(camera.id, "full"))
                 health = CameraHealth(camera.detect_fps, edge.offline_after_seconds, started,
                                       previous.get(camera.id))
-                entry = _Camera(camera, pipeline, health)
+                entry = _Camera(camera, pipeline, health, mode_since=started)
                 if self.options.record and camera.record:
                     entry.recorder = Recorder(camera.id, camera.main_url, rec_root,
                                               segment_seconds=edge.segment_seconds)
@@ -183,11 +193,23 @@ class EdgeWorker:
         metrics_every = self.site.edge.metrics_interval_seconds
         next_metrics = time.monotonic()
         while not self._stop.is_set():
+            self._apply_modes()
             self.update_status()
             if collector is not None and time.monotonic() >= next_metrics:
                 next_metrics += metrics_every
                 self._write_metrics(collector)
             self._stop.wait(interval)
+
+    def _apply_modes(self) -> None:
+        """Switch the cameras whose detect-mode schedule changed (same RTSP session)."""
+        if self.modes is None:
+            return
+        for camera_id, mode in self.modes.changes().items():
+            entry = self._entries.get(camera_id)
+            if entry is not None:
+                log.info("camera %s: %s mode on schedule", camera_id, mode)
+                entry.pipeline.set_mode(mode)
+                entry.mode_since = time.time()
 
     def update_status(self) -> None:
         """Observe every camera, announce up/down changes, write the status hashes."""
@@ -197,6 +219,8 @@ class EdgeWorker:
         for camera_id, entry in self._entries.items():
             reader = entry.pipeline.reader.stats
             queue = entry.pipeline.queue.stats
+            entry.health.detect_fps = expected_sample_fps(
+                entry.camera.detect_fps, entry.pipeline.mode, entry.mode_since, now)
             obs = Observation(now, reader.frames_in, reader.frames_sampled,
                               reader.decode_errors, queue.dropped, reader.last_frame,
                               tuple(entry.pipeline.active_tampers), reader.last_error)
@@ -243,6 +267,7 @@ class EdgeWorker:
             updated=to_rfc3339(utcnow()),
             recording=recording,
             recorder_error=recorder_error,
+            mode=WatchMode(entry.pipeline.mode),
         )
 
     def counters(self) -> dict[str, CameraCounters]:

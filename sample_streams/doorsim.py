@@ -31,6 +31,7 @@ import heapq
 import itertools
 import json
 import logging
+import os
 import random
 import signal
 import sys
@@ -40,8 +41,11 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+
+from compoundeye import door_signing
+from compoundeye.mqtt_url import MqttUrl, parse_mqtt_url
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +238,8 @@ class DoorSimulator:
         seed: int | None = None,
         client_id: str | None = None,
         seq_start: int | None = None,
+        broker: MqttUrl | None = None,
+        door_keys: dict[str, bytes] | None = None,
     ) -> None:
         self.doors = {d.id: d for d in (SimDoor(d) if isinstance(d, str) else d for d in doors)}
         self.prefix = prefix
@@ -248,8 +254,10 @@ class DoorSimulator:
         base = seq_start if seq_start is not None else int(time.time() * 1000)
         self._seq = {door_id: base for door_id in self.doors}
         self._boot = time.time()
-        parts = urlsplit(mqtt_url)
-        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 1883
+        self.broker = broker or parse_mqtt_url(mqtt_url)
+        self._host, self._port = self.broker.host, self.broker.port
+        self._keys = door_keys or {}
+        """Native doors with a key here sign their payloads (:mod:`compoundeye.door_signing`)."""
         self._client_id = client_id or f"ce-doorsim-{random.getrandbits(32):08x}"
         self._client: Any = None
 
@@ -264,6 +272,7 @@ class DoorSimulator:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self._client_id)
         client.max_queued_messages_set(10_000)
         client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self.broker.configure(client)
 
         def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
             if not reason.is_failure:
@@ -276,7 +285,7 @@ class DoorSimulator:
         client.loop_start()
         if not connected.wait(timeout):
             client.loop_stop()
-            raise ConnectionError(f"MQTT broker {self._host}:{self._port} did not accept us")
+            raise ConnectionError(f"MQTT broker {self.broker.redacted} did not accept us")
         self._client = client
 
     def close(self) -> None:
@@ -327,8 +336,11 @@ class DoorSimulator:
             message, door, datetime.now(UTC), seq, self._names, self._admins, self._boot
         )
         infos = []
+        key = self._keys.get(door.id) if door.fmt == "native" else None
         for payload in payloads:
             data = json.dumps(payload, separators=(",", ":")).encode()
+            if key is not None:
+                data = door_signing.sign(key, door.id, data)
             infos.append(self._client.publish(self.topic(door.id), data, qos=1))
         # paho keeps QoS 1 messages while disconnected (rc NO_CONN) and sends them on
         # reconnect; only a full queue (rc QUEUE_SIZE) refuses one.
@@ -351,8 +363,8 @@ class DoorSimulator:
         """Publish the simulated traffic in real time until ``stop()`` (or ``duration`` s)."""
         self.connect()
         start = time.monotonic()
-        log.info("door simulator: %d doors on %s:%d prefix %s", len(self.doors),
-                 self._host, self._port, self.prefix)
+        log.info("door simulator: %d doors on %s prefix %s", len(self.doors),
+                 self.broker.redacted, self.prefix)
         try:
             for offset, message in self.traffic.events():
                 if duration is not None and offset > duration:
@@ -370,7 +382,13 @@ class DoorSimulator:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m sample_streams.doorsim", description=__doc__)
-    p.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883")
+    p.add_argument("--mqtt-url", default=os.environ.get("CE_MQTT_URL", "mqtt://127.0.0.1:1883"),
+                   help="mqtt:// or mqtts://, with user and password (default CE_MQTT_URL)")
+    for name in ("ca", "cert", "key"):
+        p.add_argument(f"--{name}-file", default=os.environ.get(f"CE_MQTT_{name.upper()}_FILE"),
+                       help=f"TLS {name} file (default CE_MQTT_{name.upper()}_FILE)")
+    p.add_argument("--door-keys", type=Path, default=os.environ.get("CE_DOOR_KEYS_FILE"),
+                   help="per-door HMAC keys: listed native doors sign (CE_DOOR_KEYS_FILE)")
     p.add_argument("--doors", default="door-01,door-02", help="comma-separated door ids")
     p.add_argument("--esp-rfid", default="", help="door ids that speak the esp-rfid format")
     p.add_argument("--prefix", default="doors")
@@ -394,7 +412,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     doors = [SimDoor(d, "esp-rfid" if d in esp else "native", args.held_open) for d in ids]
     config = TrafficConfig(rate=args.rate, heartbeat_seconds=args.heartbeat,
                            forced_probability=args.forced, held_probability=args.held)
-    sim = DoorSimulator(args.mqtt_url, doors, prefix=args.prefix, config=config, seed=args.seed)
+    try:
+        broker = parse_mqtt_url(args.mqtt_url, ca_file=args.ca_file, cert_file=args.cert_file,
+                                key_file=args.key_file)
+        keys = door_signing.read_door_keys(args.door_keys) if args.door_keys else {}
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    sim = DoorSimulator(args.mqtt_url, doors, prefix=args.prefix, config=config, seed=args.seed,
+                        broker=broker, door_keys=keys)
 
     def on_signal(_signum: int, _frame: object) -> None:
         sim.stop()

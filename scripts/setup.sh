@@ -13,7 +13,7 @@ PACKAGES=(
   gir1.2-gst-rtsp-server-1.0 python3-gi
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
-  chromium postgresql
+  chromium postgresql openssl
 )
 VENV="$ROOT/.venv"
 PG_URL_FILE="$VENV/ce-test-postgres"

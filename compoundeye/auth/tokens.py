@@ -105,6 +105,21 @@ def add_token(path: Path, name: str, role: Role) -> str:
     return token
 
 
+def revoke_token(path: Path, name: str) -> bool:
+    """Remove the token named ``name``; True if there was one."""
+    if not path.exists():
+        return False
+    lock_path = path.with_name(path.name + ".lock")
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        records = read_tokens(path)
+        kept = [r for r in records if r.name != name]
+        if len(kept) == len(records):
+            return False
+        _write_atomic(path, kept)
+    return True
+
+
 class TokenRegistry:
     """Checks presented tokens against the file, reloading it when it changes."""
 
@@ -162,4 +177,37 @@ def cli_add(args: argparse.Namespace) -> int:
     sys.stdout.write(f"{token}\n")
     sys.stderr.write(f"token {args.name!r} ({args.role}) stored as a hash in {path}; "
                      "it is shown only this once\n")
+    return 0
+
+
+def cli_revoke(args: argparse.Namespace) -> int:
+    """``compoundeye token revoke NAME``: remove the token and end its sessions at once."""
+    import redis
+
+    from compoundeye.auth.sessions import SessionStore
+    from compoundeye.bus import connect
+
+    settings = Settings()
+    path = settings.effective_tokens_file
+    try:
+        removed = revoke_token(path, args.name)
+    except TokenFileError as exc:
+        sys.stderr.write(f"token revoke: {exc}\n")
+        return 2
+    client = connect(settings.redis_url)
+    try:
+        ended = SessionStore(client).end_for_name(args.name)
+    except redis.RedisError as exc:
+        # The dashboard checks the token file on every request, so the sessions are dead
+        # already; only their records linger until they expire.
+        sys.stderr.write(f"token revoke: sessions not deleted from Redis ({exc}); they no "
+                         "longer work, since the token is gone\n")
+        ended = 0
+    finally:
+        client.close()
+    if not removed and not ended:
+        sys.stderr.write(f"token revoke: no token named {args.name!r}\n")
+        return 1
+    sys.stdout.write(f"revoked {args.name!r}: token {'removed' if removed else 'absent'}, "
+                     f"{ended} session(s) ended\n")
     return 0

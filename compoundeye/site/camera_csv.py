@@ -35,6 +35,7 @@ CSV_COLUMNS = (
     "sees_doors",
     "masks",
     "zones",
+    "detect_mode",
 )
 """Columns of a camera CSV file; ``id``, ``main_url``, ``building``, ``lat``, ``lon`` required."""
 

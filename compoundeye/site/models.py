@@ -9,7 +9,14 @@ from functools import cached_property
 from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 """Camera and door ids: safe as path components, topic levels and Redis key parts."""
@@ -17,6 +24,15 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _ID_RE = re.compile(ID_PATTERN)
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DetectMode = Literal["full", "health", "armed"]
+"""How a camera's sub stream is watched.
+
+``full``: every frame decoded, motion at ``detect_fps``, tamper once a second. ``health``:
+keyframes only (one every ``edge.health.keyframe_interval_seconds``), tamper and offline
+checks and a coarse motion measure, no motion events. ``armed``: full while the armed
+schedule of one of the camera's zones is in force, health otherwise (a camera with no
+armed zone has nothing that says when motion is not needed, and stays full)."""
+DETECT_MODES: tuple[DetectMode, ...] = ("full", "health", "armed")
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -88,6 +104,20 @@ class Camera(StrictModel):
     zones: list[Zone] = Field(default_factory=list)
     record: bool = True
     sees_doors: list[str] = Field(default_factory=list)
+    detect_mode: DetectMode | None = Field(
+        default=None, description="full, health or armed; the edge's detect_mode when unset")
+
+    @property
+    def armed_schedules(self) -> list[str]:
+        """The schedules under which motion in one of this camera's zones raises an alert."""
+        return sorted({z.armed_schedule for z in self.zones if z.armed_schedule})
+
+    @model_validator(mode="after")
+    def _armed_needs_a_schedule(self) -> Self:
+        if self.detect_mode == "armed" and not self.armed_schedules:
+            raise ValueError("detect_mode 'armed' needs a zone with an armed_schedule "
+                             "(it says when full-rate motion is needed)")
+        return self
 
     @property
     def detect_url(self) -> str:
@@ -221,6 +251,20 @@ class Alerting(StrictModel):
     camera_stale_seconds: float = Field(default=30.0, gt=0)
 
 
+class HealthMode(StrictModel):
+    """How a camera in health mode is watched (see :data:`DetectMode`)."""
+
+    keyframe_interval_seconds: float = Field(
+        default=4.0, gt=0, le=600,
+        description="decode one keyframe per this much stream time (tamper checks need a "
+        "picture every few seconds); every keyframe while a check waits for confirmation")
+    bitrate_change: float = Field(
+        default=2.0, gt=1,
+        description="the bytes of a GOP's predicted frames rising above or falling below "
+        "their running level by this factor make the next keyframe due (a frozen picture "
+        "collapses them, a moved view raises them)")
+
+
 class Edge(StrictModel):
     """Edge worker defaults."""
 
@@ -235,6 +279,9 @@ class Edge(StrictModel):
         description="convert sampled frames to BGR (colour snapshots, about twice the "
         "per-frame cost); by default detection reads the decoder's luma plane",
     )
+    detect_mode: DetectMode = Field(
+        default="full", description="every camera's mode unless the camera sets its own")
+    health: HealthMode = HealthMode()
 
 
 class Mqtt(StrictModel):
@@ -299,6 +346,21 @@ class Site(StrictModel):
         """Whether the named schedule is in force at an aware moment (False if unknown)."""
         schedule = self.schedules.get(name)
         return schedule is not None and schedule.active(moment, self.tz)
+
+    def detect_mode_of(self, camera: Camera) -> DetectMode:
+        """The camera's configured mode: its own, else the edge default (``armed`` without
+        an armed zone is ``full``)."""
+        mode = camera.detect_mode or self.edge.detect_mode
+        if mode == "armed" and not camera.armed_schedules:
+            return "full"
+        return mode
+
+    def needs_full_rate(self, camera: Camera, moment: datetime) -> bool:
+        """Whether the camera needs full-rate motion at an aware moment (else health mode)."""
+        mode = self.detect_mode_of(camera)
+        if mode == "armed":
+            return any(self.schedule_active(name, moment) for name in camera.armed_schedules)
+        return mode == "full"
 
     def camera(self, camera_id: str) -> Camera | None:
         """The camera with this id, or None."""

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Resp
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from compoundeye import names
 from compoundeye.redis_text import text, text_or_none
@@ -23,7 +23,14 @@ from dashboard.audit import record_audit
 from dashboard.clip_response import ClipView, serve_clip
 from dashboard.deps import OperatorDep, StateDep, client_ip
 from dashboard.state import AppState
-from dashboard.validation import ID_RE_TEXT, STREAM_ID_RE, check_window, safe_child
+from dashboard.validation import (
+    ID_RE_TEXT,
+    TimeQuery,
+    check_stream_id,
+    check_window,
+    query_time,
+    safe_child,
+)
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
@@ -72,20 +79,21 @@ async def list_alerts(
     status: Annotated[AlertStatus | Literal["open"] | None,
                       Query(description='an alert status, or "open" for new and acknowledged')
                       ] = None,
-    since: Annotated[AwareDatetime | None, Query()] = None,
-    until: Annotated[AwareDatetime | None, Query()] = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
     kind: Annotated[str | None, Query(pattern=r"^[a-z_.]{1,64}$")] = None,
     camera: SiteId = None,
     door: SiteId = None,
     building: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
-    if since is not None and until is not None:
-        check_window(since, until, max_days=366)
+    since_at, until_at = query_time(since, "since"), query_time(until, "until")
+    if since_at is not None and until_at is not None:
+        check_window(since_at, until_at, max_days=366)
     # Read the stream position first: a change made meanwhile is replayed by the stream.
     tail = await run_in_threadpool(_stream_tail, state)
     wanted = OPEN_STATUSES if status == "open" else status
-    flt = AlertFilter(status=wanted, since=since, until=until, kind=kind, camera=camera,
+    flt = AlertFilter(status=wanted, since=since_at, until=until_at, kind=kind, camera=camera,
                       door=door, building=building, limit=limit)
     alerts = await run_in_threadpool(state.store.alerts.list, flt)
     response.headers["X-Stream-Id"] = tail
@@ -146,8 +154,8 @@ async def stream(
                                        description="stream id to start after")] = None,
 ) -> StreamingResponse:
     start = last_event_id or after or "$"
-    if start != "$" and not STREAM_ID_RE.fullmatch(start):
-        raise HTTPException(400, detail="Last-Event-ID/after must be a stream id like 1700-0")
+    if start != "$":
+        check_stream_id(start)
     if start == "$":
         start = await run_in_threadpool(_stream_tail, state)
     return StreamingResponse(

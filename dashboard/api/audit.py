@@ -7,11 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AwareDatetime
 
 from compoundeye.store.audit_chain import verify_chain
 from dashboard.deps import AdminDep, StateDep
-from dashboard.validation import check_window
+from dashboard.validation import TimeQuery, check_window, query_time
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -23,16 +22,17 @@ async def list_audit(
     actor: Annotated[str | None, Query(max_length=128)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     target: Annotated[str | None, Query(max_length=256)] = None,
-    since: Annotated[AwareDatetime | None, Query()] = None,
-    until: Annotated[AwareDatetime | None, Query()] = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[dict[str, Any]]:
-    if since is not None and until is not None:
-        check_window(since, until, max_days=3660)
+    since_at, until_at = query_time(since, "since"), query_time(until, "until")
+    if since_at is not None and until_at is not None:
+        check_window(since_at, until_at, max_days=3660)
     entries = await run_in_threadpool(
-        lambda: state.store.audit.list(actor=actor, action=action, target=target, since=since,
-                                       until=until, limit=limit, offset=offset))
+        lambda: state.store.audit.list(actor=actor, action=action, target=target,
+                                       since=since_at, until=until_at, limit=limit, offset=offset))
     return [e.as_dict() for e in entries]
 
 

@@ -12,8 +12,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from compoundeye.timeutil import UtcTimestamp
 from dashboard.audit import record_audit
 from dashboard.deps import InvestigatorDep, StateDep, client_ip
 from dashboard.state import AppState
@@ -44,8 +45,8 @@ class ExportBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     camera_ids: list[str] = Field(min_length=1, max_length=4096)
-    start: AwareDatetime
-    end: AwareDatetime
+    start: UtcTimestamp
+    end: UtcTimestamp
     case_id: str = Field(min_length=1, max_length=128)
     reason: str = Field(min_length=1, max_length=4000)
     place: Place | None = None

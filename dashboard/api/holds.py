@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from compoundeye.store import InvalidTransitionError, NotFoundError
+from compoundeye.timeutil import UtcTimestamp
 from dashboard.deps import AdminDep, InvestigatorDep, StateDep, client_ip
 from dashboard.validation import ID_RE_TEXT, check_window
 
@@ -28,8 +29,8 @@ class HoldBody(BaseModel):
     reason: str = Field(min_length=1, max_length=4000)
     camera_ids: list[Annotated[str, Field(pattern=ID_RE_TEXT)]] = Field(min_length=1,
                                                                         max_length=4096)
-    start: AwareDatetime
-    end: AwareDatetime
+    start: UtcTimestamp
+    end: UtcTimestamp
 
 
 class ReleaseBody(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -10,19 +9,17 @@ from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from compoundeye.auth.roles import Role
-from dashboard.deps import StateDep, client_ip, principal_from_request
+from dashboard.deps import StateDep, client_ip, peer_ip, principal_from_request
+from dashboard.guards import is_loopback
 
 router = APIRouter(tags=["metrics"])
 _bearer = HTTPBearer(auto_error=False)
 
 
-def _loopback(host: str | None) -> bool:
-    if host is None:
-        return False
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def _from_loopback(request: Request) -> bool:
+    """The socket peer is loopback, and so is the client a trusted proxy named: a local
+    reverse proxy forwarding an outside caller does not open the metrics to it."""
+    return is_loopback(peer_ip(request)) and is_loopback(client_ip(request))
 
 
 @router.get("/metrics", response_class=PlainTextResponse,
@@ -32,7 +29,7 @@ async def metrics(
     state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> PlainTextResponse:
-    if not _loopback(client_ip(request)):
+    if not _from_loopback(request):
         principal = principal_from_request(request, state, credentials)
         if principal is None:
             raise HTTPException(401, detail="metrics need a token off loopback",

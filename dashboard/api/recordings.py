@@ -7,17 +7,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from pydantic import AwareDatetime, ValidationError
+from pydantic import ValidationError
 
 from dashboard.clip_response import ClipView, serve_clip
 from dashboard.deps import InvestigatorDep, StateDep, client_ip
-from dashboard.validation import ID_RE_TEXT, check_window
+from dashboard.validation import ID_RE_TEXT, RequiredTimeQuery, check_window, required_time
 from evidence import Place, SearchError, record_search, search_coverage
 from evidence.search import MAX_SEARCH_HOURS
 
 router = APIRouter(prefix="/api/recordings", tags=["recordings"])
 
-Moment = Annotated[AwareDatetime, Query(description="RFC 3339 with offset")]
+Moment = RequiredTimeQuery
 
 
 def _near(text: str) -> tuple[float, float]:
@@ -25,7 +25,7 @@ def _near(text: str) -> tuple[float, float]:
         lat_text, lon_text = text.split(",")
         lat, lon = float(lat_text), float(lon_text)
     except ValueError:
-        raise HTTPException(400, detail="near must be 'lat,lon', e.g. 22.3,114.2") from None
+        raise HTTPException(400, detail="near must be 'lat,lon', e.g. 31.11,121.38") from None
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise HTTPException(400, detail="near: lat in -90..90, lon in -180..180")
     return lat, lon
@@ -47,7 +47,8 @@ async def search(
     case_id: Annotated[str | None, Query(min_length=1, max_length=128,
                                          description="the case this search is for")] = None,
 ) -> dict[str, Any]:
-    check_window(start, end, max_days=MAX_SEARCH_HOURS / 24)
+    start_at, end_at = required_time(start, "start"), required_time(end, "end")
+    check_window(start_at, end_at, max_days=MAX_SEARCH_HOURS / 24)
     lat, lon = _near(near) if near else (None, None)
     try:
         place = Place(building=building, zone=zone, door=door, lat=lat, lon=lon,
@@ -57,14 +58,16 @@ async def search(
         raise HTTPException(400, detail=f"place: {reasons}") from None
     try:
         found = await run_in_threadpool(search_coverage, state.site,
-                                        state.settings.recordings_dir, start, end, place)
+                                        state.settings.recordings_dir, start_at, end_at,
+                                        place)
     except SearchError as exc:
         raise HTTPException(400, detail=str(exc)) from None
     await run_in_threadpool(
         lambda: record_search(state.store.audit, actor=caller.name, role=caller.role.value,
-                              place=place, start=start, end=end, results=found,
+                              place=place, start=start_at, end=end_at, results=found,
                               ip=client_ip(request), case_id=case_id))
-    return {"place": place.describe(), "start": start.isoformat(), "end": end.isoformat(),
+    return {"place": place.describe(), "start": start_at.isoformat(),
+            "end": end_at.isoformat(),
             "cameras": [c.model_dump(mode="json") for c in found]}
 
 
@@ -78,8 +81,9 @@ async def clip(
     start: Moment,
     end: Moment,
 ) -> FileResponse:
-    check_window(start, end, max_days=1 / 24)
+    start_at, end_at = required_time(start, "start"), required_time(end, "end")
+    check_window(start_at, end_at, max_days=1 / 24)
     if state.site.camera(camera) is None:
         raise HTTPException(404, detail=f"unknown camera {camera!r}")
-    return await serve_clip(state, camera, start, end, ClipView(
+    return await serve_clip(state, camera, start_at, end_at, ClipView(
         caller.name, caller.role.value, "recordings.clip", camera, client_ip(request)))

@@ -1,32 +1,31 @@
-"""Signed session cookies (HMAC-SHA256) with a key kept in the data directory.
+"""The session cookies: an opaque session secret (the session itself is in Redis,
+:mod:`compoundeye.auth.sessions`) and a readable CSRF cookie.
 
-The cookie carries the token's name, role, expiry and a CSRF secret; the same CSRF secret
-is given to the page in a readable cookie and must come back in ``X-CSRF-Token`` on
-cookie-authenticated writes (double submit, checked against the signed value).
+The CSRF secret is stored with the session; the page reads it from ``ce_csrf`` and sends it
+back in ``X-CSRF-Token`` on cookie-authenticated writes (or in the ``csrf`` form field of
+the sign-out form), where it is checked against the stored value.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
-from compoundeye.auth.roles import Role
+from compoundeye.auth.sessions import SESSION_SECONDS
 
 SESSION_COOKIE = "ce_session"
 CSRF_COOKIE = "ce_csrf"
 CSRF_HEADER = "X-CSRF-Token"
-SESSION_SECONDS = 12 * 3600
-"""A night shift and some margin."""
+CSRF_FIELD = "csrf"
+
+__all__ = ["CSRF_COOKIE", "CSRF_FIELD", "CSRF_HEADER", "SESSION_COOKIE", "SESSION_SECONDS",
+           "load_or_create_key"]
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """The signing key at ``path``, created (0600) on first use."""
+    """A signing key kept at ``path``, created (0600) on first use (the live engine's
+    tickets use one; sessions need none: they live in Redis)."""
     try:
         key = path.read_bytes()
         if len(key) >= 32:
@@ -39,54 +38,3 @@ def load_or_create_key(path: Path) -> bytes:
     with os.fdopen(fd, "wb") as handle:
         handle.write(key)
     return key
-
-
-@dataclass(frozen=True)
-class Session:
-    """What a valid session cookie says."""
-
-    name: str
-    role: Role
-    expires: int
-    csrf: str
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class SessionSigner:
-    """Issues and checks session cookie values."""
-
-    def __init__(self, key: bytes) -> None:
-        self._key = key
-
-    def _mac(self, payload: str) -> str:
-        return _b64(hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest())
-
-    def issue(self, name: str, role: Role, now: float) -> tuple[str, Session]:
-        session = Session(name, role, int(now) + SESSION_SECONDS, secrets.token_urlsafe(24))
-        body = json.dumps({"n": name, "r": role.value, "e": session.expires, "c": session.csrf},
-                          separators=(",", ":"))
-        payload = _b64(body.encode("utf-8"))
-        return f"{payload}.{self._mac(payload)}", session
-
-    def check(self, value: str, now: float) -> Session | None:
-        """The session in a cookie value, or None when forged, malformed or expired."""
-        if not value or len(value) > 1024 or value.count(".") != 1:
-            return None
-        payload, mac = value.split(".")
-        try:
-            if not hmac.compare_digest(self._mac(payload), mac):
-                return None
-            data = json.loads(_unb64(payload))
-            session = Session(str(data["n"]), Role(data["r"]), int(data["e"]), str(data["c"]))
-        except (ValueError, KeyError, TypeError, UnicodeError):
-            return None
-        if session.expires <= now:
-            return None
-        return session

@@ -65,7 +65,9 @@ const CE = (() => {
     const header = document.querySelector("header.top");
     const links = el("nav", {}, LINKS.filter(([, , roles]) => roles.includes(me.role)).map(
       ([href, label]) => el("a", { href, class: location.pathname === href ? "active" : "" }, label)));
+    // Sign-out ends the session on the server and needs the CSRF token like any write.
     const logout = el("form", { method: "post", action: "/auth/logout", class: "inline" },
+      el("input", { type: "hidden", name: "csrf", value: cookie("ce_csrf") || "" }),
       el("button", { type: "submit" }, "Sign out"));
     header.append(links, el("span", { class: "spacer" }),
       el("span", { class: "who" }, `${me.name} · ${me.role}`), logout);

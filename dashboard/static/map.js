@@ -103,7 +103,9 @@
       root.append(sq);
     }
     const down = plan.cameras.filter((c) => c.status !== "online").length;
-    $("summary").textContent = `${plan.cameras.length} cameras (${down} not online) · ${plan.doors.length} doors · ${plan.buildings.length} buildings`;
+    const b = plan.bounds, lat = (b.min_lat + b.max_lat) / 2, lon = (b.min_lon + b.max_lon) / 2;
+    const where = `${Math.abs(lat).toFixed(4)} ${lat < 0 ? "S" : "N"}, ${Math.abs(lon).toFixed(4)} ${lon < 0 ? "W" : "E"}`;
+    $("summary").textContent = `${plan.site ? plan.site + " · " : ""}around ${where} · ${plan.cameras.length} cameras (${down} not online) · ${plan.doors.length} doors · ${plan.buildings.length} buildings`;
   }
   start();
 })();

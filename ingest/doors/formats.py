@@ -24,8 +24,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
+from compoundeye import door_signing
 from compoundeye.events import EventKind
-from compoundeye.timeutil import from_epoch, parse_rfc3339
+from compoundeye.timeutil import TimestampError, check_range, from_epoch, parse_rfc3339
 
 NATIVE_KINDS: dict[str, EventKind | None] = {
     "granted": EventKind.DOOR_GRANTED,
@@ -68,6 +69,16 @@ class Decoded:
     @property
     def heartbeat(self) -> bool:
         return self.kind is None
+
+    @property
+    def content_digest(self) -> str:
+        """A digest of what the message says (kind, given time, attributes), so a
+        redelivery folds into the same event id while a different message that reuses a
+        controller's ``seq`` does not (whatever its key order or time spelling)."""
+        said = {"kind": self.kind.value if self.kind else None,
+                "ts": self.ts.isoformat() if self.ts_given else None, "attrs": self.attrs}
+        canonical = json.dumps(said, sort_keys=True, separators=(",", ":"), default=str)
+        return payload_digest(canonical.encode("utf-8"))
 
 
 class NativePayload(BaseModel):
@@ -146,8 +157,8 @@ def decode_native(data: dict[str, Any], now: datetime) -> Decoded:
     if msg.ts is not None:
         try:
             ts = parse_rfc3339(msg.ts)
-        except ValueError:
-            raise PayloadError(f"ts: not an RFC 3339 time with offset: {msg.ts!r}") from None
+        except TimestampError as exc:
+            raise PayloadError(f"ts: {exc}") from None
         ts, given = _check_time(ts, now), True
     attrs: dict[str, Any] = {"format": "native"}
     if msg.credential is not None:
@@ -168,8 +179,8 @@ def decode_esp_rfid(data: dict[str, Any], now: datetime) -> Decoded:
     ts, given = now, False
     if msg.time is not None and msg.time >= MIN_VALID_EPOCH:
         try:
-            ts = from_epoch(msg.time)
-        except (OverflowError, OSError, ValueError):
+            ts = check_range(from_epoch(msg.time))
+        except TimestampError:
             raise PayloadError(f"esp-rfid time out of range: {msg.time}") from None
         ts, given = _check_time(ts, now), True
     kind_name = msg.type.lower()
@@ -202,13 +213,33 @@ def decode_esp_rfid(data: dict[str, Any], now: datetime) -> Decoded:
     raise PayloadError(f"esp-rfid message type {msg.type!r} is not a door event")
 
 
-def decode(payload: bytes, now: datetime, max_bytes: int) -> Decoded:
-    """Validate and decode one MQTT payload (either format)."""
+def _check_signature(data: dict[str, Any], door_id: str, key: bytes | None) -> dict[str, Any]:
+    """The native payload inside a signed envelope (or ``data`` itself when the door does
+    not sign); :class:`PayloadError` for a missing or bad signature where one is required."""
+    signed = door_signing.is_envelope(data)
+    if key is None:
+        if signed:
+            raise PayloadError(f"signed message, but no key for door {door_id!r} to check it")
+        return data
+    if not signed:
+        raise PayloadError(f"missing signature: door {door_id!r} must sign its messages")
+    inner = door_signing.verify(key, door_id, data)
+    if inner is None:
+        raise PayloadError(f"bad signature for door {door_id!r}")
+    native = parse_json(inner)
+    if "event" not in native:
+        raise PayloadError("signed payload is not a native door message (no 'event')")
+    return native
+
+
+def decode(payload: bytes, now: datetime, max_bytes: int, *, door_id: str = "",
+           key: bytes | None = None) -> Decoded:
+    """Validate and decode one MQTT payload (either format; signed when ``key`` is given)."""
     if len(payload) > max_bytes:
         raise PayloadError(f"payload of {len(payload)} bytes exceeds the {max_bytes} byte limit")
     if not payload:
         raise PayloadError("empty payload")
-    data = parse_json(payload)
+    data = _check_signature(parse_json(payload), door_id, key)
     if "event" in data:
         return decode_native(data, now)
     if "type" in data:

@@ -12,6 +12,15 @@ If the connection drops, messages of the old connection that were not yet proces
 not acknowledged (their packet ids belong to the old connection): the broker sends them
 again on reconnect, and idempotent publishing (stable event ids, ``EventSink``) makes sure a
 message processed twice still gives one event.
+
+An event's id is made of the door, the kind, the controller's ``seq`` and time when given,
+and a digest of what the message says: an identical redelivery folds into one event, while a
+different message that reuses a ``seq`` (a forged one, or a controller that restarted its
+counter) becomes an event of its own instead of being dropped as a duplicate.
+
+The broker connection takes user, password and TLS from ``CE_MQTT_URL`` and
+``CE_MQTT_CA_FILE``/``CERT_FILE``/``KEY_FILE``; doors listed in ``CE_DOOR_KEYS_FILE`` must
+sign their payloads (:mod:`compoundeye.door_signing`).
 """
 
 from __future__ import annotations
@@ -33,13 +42,14 @@ from paho.mqtt.properties import Properties
 
 from compoundeye import names
 from compoundeye.bus import EventSink, connect, dead_letter
+from compoundeye.door_signing import DoorKeys
 from compoundeye.events import Event, EventKind, Source, stable_event_id
-from compoundeye.mqtt_url import parse_mqtt_url
+from compoundeye.mqtt_url import broker_from_settings
 from compoundeye.redis_text import text
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.timeutil import parse_rfc3339, to_rfc3339, utcnow
-from ingest.doors.formats import Decoded, PayloadError, decode, payload_digest
+from ingest.doors.formats import Decoded, PayloadError, decode
 from ingest.doors.liveness import Liveness
 
 log = logging.getLogger(__name__)
@@ -96,7 +106,8 @@ class DoorListener:
         self.prefix = site.mqtt.topic_prefix
         self.client_id = site.mqtt.client_id
         self.listener_id = listener_id or self.client_id
-        self.broker = parse_mqtt_url(settings.mqtt_url)
+        self.broker = broker_from_settings(settings)
+        self._keys = DoorKeys(settings.door_keys_file)
         self.stats = ListenerStats()
         self._redis = redis_client or connect(settings.redis_url)
         self._sink = EventSink(self._redis)
@@ -115,6 +126,7 @@ class DoorListener:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                              protocol=mqtt.MQTTv5, manual_ack=True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.broker.configure(client)
         client.will_set(self.status_topic, self._status_payload("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -166,6 +178,7 @@ class DoorListener:
         props.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
         props.ReceiveMaximum = RECEIVE_MAXIMUM
         self._seed_liveness()
+        log.info("connecting to MQTT broker %s", self.broker.redacted)
         self._client.connect_async(self.broker.host, self.broker.port, keepalive=30,
                                    clean_start=False, properties=props)
         self._client.loop_start()
@@ -240,7 +253,8 @@ class DoorListener:
         try:
             if self.site.door(door_id) is None:
                 raise PayloadError(f"unknown door {door_id!r}")
-            decoded = decode(payload, now, self.site.mqtt.max_payload_bytes)
+            decoded = decode(payload, now, self.site.mqtt.max_payload_bytes, door_id=door_id,
+                             key=self._keys.key(door_id))
         except PayloadError as exc:
             self._dead(payload, str(exc), topic, door_id)
             return
@@ -257,19 +271,20 @@ class DoorListener:
         if decoded.heartbeat:
             self.stats.heartbeats += 1
             return
-        self._emit(self._event(door_id, decoded, payload, now))
+        self._emit(self._event(door_id, decoded, now))
 
-    def _event(self, door_id: str, decoded: Decoded, payload: bytes, now: Any) -> Event:
+    def _event(self, door_id: str, decoded: Decoded, now: Any) -> Event:
         assert decoded.kind is not None
+        said = decoded.content_digest
         if decoded.seq is not None:
-            id_parts: tuple[object, ...] = ("seq", decoded.seq,
-                                            to_rfc3339(decoded.ts) if decoded.ts_given else "")
+            id_parts: tuple[object, ...] = (
+                "seq", decoded.seq, to_rfc3339(decoded.ts) if decoded.ts_given else "", said)
         elif decoded.ts_given:
-            id_parts = ("ts", to_rfc3339(decoded.ts), payload_digest(payload))
+            id_parts = ("ts", to_rfc3339(decoded.ts), said)
         else:
             # No time and no sequence number from the controller: nothing in the message
             # tells a redelivery from a repeat, so the receive time is part of the id.
-            id_parts = ("rx", to_rfc3339(now), payload_digest(payload))
+            id_parts = ("rx", to_rfc3339(now), said)
         event_id = stable_event_id("door", door_id, decoded.kind.value, *id_parts)
         return Event(id=event_id, ts=decoded.ts, kind=decoded.kind,
                      source=Source(type="door", id=door_id), attrs=decoded.attrs)

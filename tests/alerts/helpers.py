@@ -28,7 +28,7 @@ SQUARE = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]
 
 def make_site(*, claim_idle: float = 30.0, max_deliveries: int = 5, cameras: int = 4,
               held: float = 30.0, stale: float = 3600.0) -> Site:
-    loc = Location(building="B07", zone="north", lat=1.30, lon=103.80)
+    loc = Location(building="B07", zone="north", lat=31.11, lon=121.38)
     cams = [Camera(id=f"cam-{i}", name=f"Camera {i}", main_url=f"rtsp://sim/cam-{i}",
                    location=loc,
                    zones=[Zone(name="lobby", polygon=SQUARE, armed_schedule="always"),

@@ -24,8 +24,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 def mosquitto_pub(services: Any, topic: str, message: str) -> None:
     exe = shutil.which("mosquitto_pub")
     assert exe, "mosquitto_pub not installed"
-    subprocess.run([exe, "-h", services.mqtt_host, "-p", str(services.mqtt_port), "-q", "1",
-                    "-t", topic, "-m", message], check=True, timeout=10)
+    # The URL form carries the tools account the private broker requires.
+    subprocess.run([exe, "-L", f"{services.mqtt_url}/{topic}", "-q", "1", "-m", message],
+                   check=True, timeout=10)
 
 
 @pytest.fixture
@@ -34,8 +35,7 @@ def stack(services, redis_client, tmp_path: Path, request: pytest.FixtureRequest
     site = make_site(held=getattr(request, "param", 1.0))
     site_file = write_site(site, tmp_path / "site.yaml")
     db = f"sqlite:///{tmp_path / 'alerts.db'}"
-    env = {"CE_REDIS_URL": services.redis_url, "CE_MQTT_URL": services.mqtt_url,
-           "CE_DATABASE_URL": db, "CE_DATA_DIR": str(tmp_path)}
+    env = {**services.env_vars(), "CE_DATABASE_URL": db, "CE_DATA_DIR": str(tmp_path)}
     log = tmp_path / "processes.log"
     with process(["doors", "--site", str(site_file)], env, log), \
             process(["alerts", "--site", str(site_file), "--consumer", "e2e"], env, log):
@@ -52,8 +52,8 @@ def stack(services, redis_client, tmp_path: Path, request: pytest.FixtureRequest
 def _listener_up(services: Any) -> bool:
     exe = shutil.which("mosquitto_sub")
     assert exe
-    out = subprocess.run([exe, "-h", services.mqtt_host, "-p", str(services.mqtt_port),
-                          "-t", "doors/_listeners/+/status", "-C", "1", "-W", "1"],
+    out = subprocess.run([exe, "-L", f"{services.mqtt_url}/doors/_listeners/+/status",
+                          "-C", "1", "-W", "1"],
                          capture_output=True, timeout=5, check=False)
     return b'"online"' in out.stdout
 

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -102,10 +103,22 @@ def test_demo_runs_everything_and_sigint_leaves_nothing(tmp_path: Path) -> None:
         lines = _read_until_ready(proc, 150)
         output = "".join(lines)
         assert any(line.startswith("ready:") for line in lines), output
-        for word in ("redis://127.0.0.1:", "mqtt://127.0.0.1:", "http://127.0.0.1:", "site",
-                     "doorsim"):
+        for word in ("redis://127.0.0.1:", "mqtt://ce-site:***@127.0.0.1:", "http://127.0.0.1:",
+                     "site", "doorsim"):
             assert word in output
         stack = json.loads((tmp_path / "data" / "demo" / "stack.json").read_text())
+        # The broker is locked, its password only in stack.json (0600), never printed; the
+        # URL there lets mosquitto_pub publish for a simulated door.
+        password = urlsplit(stack["mqtt_url"]).password
+        assert password and password not in output
+        assert (tmp_path / "data" / "demo" / "stack.json").stat().st_mode & 0o077 == 0
+        pub = subprocess.run(["mosquitto_pub", "-L", f"{stack['mqtt_url']}/doors/door-01/events",
+                              "-q", "1", "-m", '{"event":"heartbeat"}'],
+                             capture_output=True, text=True, timeout=20)
+        assert pub.returncode == 0, pub.stderr
+        anonymous = subprocess.run(["mosquitto_pub", "-L", "mqtt://" + stack["mqtt_url"].split(
+            "@", 1)[1] + "/doors/door-01/events", "-m", "x"], capture_output=True, timeout=20)
+        assert anonymous.returncode != 0
         assert set(stack) >= {"dashboard_url", "redis_url", "mqtt_url", "tsdb_url", "site_file",
                               "tokens"}
         load_site(stack["site_file"])

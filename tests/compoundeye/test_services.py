@@ -10,6 +10,7 @@ import redis
 from paho.mqtt import client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from compoundeye.mqtt_url import parse_mqtt_url
 from compoundeye.services import (
     ServiceError,
     ServiceSet,
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.timeout(60)
 
 def test_session_services_answer(services: ServiceSet) -> None:
     assert redis_answers(services.redis_url)
-    assert mqtt_answers(services.mqtt_host, services.mqtt_port)
+    assert mqtt_answers(services.mqtt_host, services.mqtt_port, url=services.mqtt_url)
     assert tsdb_answers(services.tsdb_url)
 
 
@@ -77,6 +78,7 @@ def test_mqtt_persistent_session_survives_a_broker_restart() -> None:
             client = mqtt.Client(
                 CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean
             )
+            parse_mqtt_url(own.mqtt_url).configure(client)  # the private broker signs in
             client.connect(own.mqtt_host, own.mqtt_port)
             return client
 
@@ -86,7 +88,7 @@ def test_mqtt_persistent_session_survives_a_broker_restart() -> None:
         sub = connect("ce-test-sub", clean=False)
         sub.on_subscribe = lambda *a: subscribed.set()
         sub.loop_start()
-        sub.subscribe("t/x", qos=1)
+        sub.subscribe("doors/x/events", qos=1)
         assert subscribed.wait(5)
         sub.disconnect()
         sub.loop_stop()
@@ -94,7 +96,7 @@ def test_mqtt_persistent_session_survives_a_broker_restart() -> None:
 
         pub = connect("ce-test-pub", clean=True)
         pub.loop_start()
-        pub.publish("t/x", b"while away", qos=1).wait_for_publish(5)
+        pub.publish("doors/x/events", b"while away", qos=1).wait_for_publish(5)
         pub.disconnect()
         pub.loop_stop()
 

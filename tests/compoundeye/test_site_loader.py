@@ -15,7 +15,7 @@ from compoundeye.site.refs import site_problems
 HEADER = "id,main_url,building,lat,lon,zones,sees_doors\n"
 
 SITE = """\
-timezone: Asia/Singapore
+timezone: Asia/Shanghai
 camera_files:
   - path: cams.csv
 schedules:
@@ -26,21 +26,21 @@ schedules:
 cameras:
   - id: yaml-1
     main_url: rtsp://nvr-1:554/yaml-1/main
-    location: {building: B001, lat: 1.345, lon: 103.946}
+    location: {building: B001, lat: 31.11, lon: 121.38}
     zones:
       - name: door
         polygon: [[0.1, 0.4], [0.9, 0.4], [0.9, 1.0]]
         armed_schedule: night
 doors:
   - id: B001-door1
-    location: {building: B001, lat: 1.345, lon: 103.946}
+    location: {building: B001, lat: 31.11, lon: 121.38}
     cameras: [yaml-1, csv-1]
     schedule: night
 """
 GOOD_ROWS = (
-    "csv-1,rtsp://nvr-1:554/csv-1/main,B001,1.3451,103.9461,"
+    "csv-1,rtsp://nvr-1:554/csv-1/main,B001,31.1101,121.3801,"
     "approach@night=0.05 0.45;0.95 0.45;0.95 1,B001-door1\n"
-    "csv-2,rtsp://nvr-1:554/csv-2/main,B002,1.3452,103.9462,,\n"
+    "csv-2,rtsp://nvr-1:554/csv-2/main,B002,31.1102,121.3802,,\n"
 )
 
 
@@ -63,7 +63,7 @@ def test_valid_site_merges_yaml_and_csv_cameras(tmp_path: Path) -> None:
     assert [c.id for c in site.cameras] == ["yaml-1", "csv-1", "csv-2"]
     csv_1 = site.camera("csv-1")
     assert csv_1 is not None
-    assert csv_1.location.lat == pytest.approx(1.3451)
+    assert csv_1.location.lat == pytest.approx(31.1101)
     assert csv_1.zones[0].armed_schedule == "night"
     assert csv_1.zones[0].polygon[2] == (0.95, 1.0)
     assert site.cameras_for_door("B001-door1") == ["yaml-1", "csv-1"]
@@ -75,11 +75,11 @@ def test_valid_site_merges_yaml_and_csv_cameras(tmp_path: Path) -> None:
 
 def test_csv_row_errors_name_the_row_and_column(tmp_path: Path) -> None:
     rows = GOOD_ROWS + (
-        "csv-3,rtsp://nvr-1:554/csv-3/main,B003,north,103.9,,\n"  # row 4: lat
-        "csv-4,,B004,1.3,103.9,,\n"  # row 5: main_url missing
-        "csv-5,rtsp://x/5,B005,1.3,103.9,door=0 0;2 0;1 1,\n"  # row 6: polygon outside
-        "csv-6,rtsp://x/6,B006,1.3,103.9,door 0 0,\n"  # row 7: zone syntax
-        "csv-7,rtsp://x/7,B007,1.3,103.9,,,surplus\n"  # row 8: too many cells
+        "csv-3,rtsp://nvr-1:554/csv-3/main,B003,north,121.38,,\n"  # row 4: lat
+        "csv-4,,B004,31.11,121.38,,\n"  # row 5: main_url missing
+        "csv-5,rtsp://x/5,B005,31.11,121.38,door=0 0;2 0;1 1,\n"  # row 6: polygon outside
+        "csv-6,rtsp://x/6,B006,31.11,121.38,door 0 0,\n"  # row 7: zone syntax
+        "csv-7,rtsp://x/7,B007,31.11,121.38,,,surplus\n"  # row 8: too many cells
     )
     errors = errors_of(write(tmp_path, rows=rows))
     label = "camera_files[0] (cams.csv)"
@@ -107,7 +107,7 @@ def test_missing_csv_file_is_named(tmp_path: Path) -> None:
 
 
 def test_duplicate_camera_ids_across_yaml_and_csv(tmp_path: Path) -> None:
-    rows = GOOD_ROWS + "yaml-1,rtsp://nvr-1:554/dup/main,B001,1.3,103.9,,\n"
+    rows = GOOD_ROWS + "yaml-1,rtsp://nvr-1:554/dup/main,B001,31.11,121.38,,\n"
     errors = errors_of(write(tmp_path, rows=rows))
     message = errors["camera_files[0] (cams.csv) row 4, column id"]
     assert "duplicate camera id 'yaml-1'" in message
@@ -137,9 +137,9 @@ def test_csv_camera_naming_an_unknown_door(tmp_path: Path) -> None:
 
 
 def test_every_error_is_reported_not_only_the_first(tmp_path: Path) -> None:
-    site = SITE.replace("timezone: Asia/Singapore", "timezone: Nowhere/City\nbogus: 1").replace(
-        "lat: 1.345, lon: 103.946}\n    zones", "lat: 1.345}\n    zones")
-    rows = GOOD_ROWS + "csv-3,rtsp://x/3,B003,1.3,999,,\n"
+    site = SITE.replace("timezone: Asia/Shanghai", "timezone: Nowhere/City\nbogus: 1").replace(
+        "lat: 31.11, lon: 121.38}\n    zones", "lat: 31.11}\n    zones")
+    rows = GOOD_ROWS + "csv-3,rtsp://x/3,B003,31.11,999,,\n"
     errors = errors_of(write(tmp_path, site=site, rows=rows))
     assert set(errors) == {
         "timezone", "bogus", "cameras[0].location.lon",
@@ -151,7 +151,7 @@ def test_every_error_is_reported_not_only_the_first(tmp_path: Path) -> None:
 def test_duplicate_door_ids(tmp_path: Path) -> None:
     site = SITE + """\
   - id: B001-door1
-    location: {building: B001, lat: 1.345, lon: 103.946}
+    location: {building: B001, lat: 31.11, lon: 121.38}
 """
     errors = errors_of(write(tmp_path, site=site))
     assert errors == {"doors[1].id": "duplicate door id 'B001-door1' (first at doors[0])"}
@@ -166,7 +166,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
 
 
 def test_duplicate_yaml_key_is_an_error_with_its_line(tmp_path: Path) -> None:
-    site = SITE.replace("timezone: Asia/Singapore\n", "timezone: Asia/Singapore\ntimezone: UTC\n")
+    site = SITE.replace("timezone: Asia/Shanghai\n", "timezone: Asia/Shanghai\ntimezone: UTC\n")
     errors = errors_of(write(tmp_path, site=site))
     assert errors == {"line 2, column 1": "not valid YAML: duplicate key 'timezone'"}
 
@@ -201,7 +201,7 @@ def test_csv_cell_syntax() -> None:
 
 def test_yaml_errors_carry_the_line_of_their_path(tmp_path: Path) -> None:
     site = SITE.replace("[yaml-1, csv-1]", "[yaml-1, ghost]").replace(
-        "lat: 1.345, lon: 103.946}\n    zones", "lat: 1.345}\n    zones")
+        "lat: 31.11, lon: 121.38}\n    zones", "lat: 31.11}\n    zones")
     with pytest.raises(SiteConfigError) as info:
         load_site(write(tmp_path, site=site))
     lines = {e.where: e.line for e in info.value.errors}

@@ -20,7 +20,7 @@ from compoundeye.site.models import (
     is_valid_id,
 )
 
-LOC = {"building": "B001", "lat": 1.345, "lon": 103.946}
+LOC = {"building": "B001", "lat": 31.11, "lon": 121.38}
 
 
 def camera(**kw: object) -> dict[str, object]:
@@ -123,7 +123,7 @@ def test_unknown_time_zone_is_an_error() -> None:
 
 
 def sgt(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo("Asia/Singapore"))
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 def test_daytime_range_is_half_open() -> None:
@@ -156,10 +156,10 @@ def test_equal_start_and_end_is_the_whole_day_and_the_default() -> None:
 
 def test_schedule_is_read_in_the_site_time_zone() -> None:
     site = Site.model_validate({
-        "timezone": "Asia/Singapore",
+        "timezone": "Asia/Shanghai",
         "schedules": {"night": {"ranges": [{"start": "22:00", "end": "06:00"}]}},
     })
-    # 15:00 UTC is 23:00 in Singapore (UTC+8): night there, afternoon in UTC.
+    # 15:00 UTC is 23:00 in Shanghai (UTC+8): night there, afternoon in UTC.
     assert site.schedule_active("night", datetime(2026, 11, 28, 15, 0, tzinfo=UTC))
     assert not site.schedule_active("night", datetime(2026, 11, 28, 22, 30, tzinfo=UTC))
     assert site.schedule_active("night", sgt(2026, 11, 28, 5, 30))

@@ -22,13 +22,13 @@ SITE = {
     "cameras": [
         {"id": f"cam-{b}{i}", "name": f"Camera {b}{i}", "main_url": f"rtsp://127.0.0.1:1/{b}{i}",
          "location": {"building": f"B{b}", "zone": "lobby" if i == 1 else "car-park",
-                      "lat": 22.30 + 0.001 * ord(b) + 0.0001 * i, "lon": 114.17 + 0.0001 * i}}
+                      "lat": 31.11 + 0.001 * ord(b) + 0.0001 * i, "lon": 121.38 + 0.0001 * i}}
         for b in "AB" for i in (1, 2)
     ],
     "doors": [
         {"id": f"door-{b}", "name": f"Door {b}", "cameras": [f"cam-{b}1"],
          "location": {"building": f"B{b}", "zone": "lobby",
-                      "lat": 22.30 + 0.001 * ord(b), "lon": 114.17}}
+                      "lat": 31.11 + 0.001 * ord(b), "lon": 121.38}}
         for b in "AB"
     ],
 }
@@ -56,7 +56,7 @@ def tokens(dash_settings: Settings) -> dict[str, str]:
 def client(dash_settings: Settings, site: Site, tokens: dict[str, str],
            redis_client: redis.Redis) -> Iterator[TestClient]:
     app = create_app(dash_settings, site)
-    with TestClient(app, client=("127.0.0.1", 50000)) as test_client:
+    with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000)) as test_client:
         yield test_client
 
 

@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from compoundeye.auth.roles import Role
 from compoundeye.auth.tokens import add_token
+from compoundeye.mqtt_url import parse_mqtt_url
 from compoundeye.services import ServiceSet, free_port
 from tests.evidence.conftest import record_segments
 
@@ -35,16 +36,16 @@ STACK_SITE = {
          "location": {"building": building, "zone": "lobby", "lat": lat, "lon": lon},
          "sees_doors": sees}
         for cid, building, lat, lon, sees in [
-            ("cam-A1", "B101", 22.3000, 114.1700, ["door-A"]),
-            ("cam-A2", "B101", 22.3002, 114.1702, []),
-            ("cam-B1", "B102", 22.3010, 114.1710, ["door-B"]),
+            ("cam-A1", "B101", 31.1100, 121.3800, ["door-A"]),
+            ("cam-A2", "B101", 31.1102, 121.3802, []),
+            ("cam-B1", "B102", 31.1110, 121.3810, ["door-B"]),
         ]
     ],
     "doors": [
         {"id": "door-A", "name": "B101 main entrance",
-         "location": {"building": "B101", "zone": "lobby", "lat": 22.3001, "lon": 114.1701}},
+         "location": {"building": "B101", "zone": "lobby", "lat": 31.1101, "lon": 121.3801}},
         {"id": "door-B", "name": "B102 main entrance",
-         "location": {"building": "B102", "zone": "lobby", "lat": 22.3011, "lon": 114.1711}},
+         "location": {"building": "B102", "zone": "lobby", "lat": 31.1111, "lon": 121.3811}},
     ],
 }
 
@@ -57,8 +58,8 @@ class Stack:
     redis_url: str
     tsdb_url: str
     tokens: dict[str, str]
-    mqtt_host: str
-    mqtt_port: int
+    mqtt_url: str
+    """The tools account: publishes for every door."""
     data_dir: Path
     recorded_from: datetime
     recorded_to: datetime
@@ -68,7 +69,9 @@ class Stack:
     def publish_door(self, door_id: str, event: str) -> None:
         """What a door controller does: one QoS 1 message on its topic."""
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{door_id}")
-        client.connect(self.mqtt_host, self.mqtt_port)
+        broker = parse_mqtt_url(self.mqtt_url)
+        broker.configure(client)
+        client.connect(broker.host, broker.port)
         client.loop_start()
         try:
             payload = json.dumps({"event": event, "ts": datetime.now(UTC).isoformat()})
@@ -78,7 +81,7 @@ class Stack:
             client.disconnect()
 
 
-def _wait_listener_online(host: str, port: int, timeout: float) -> None:
+def _wait_listener_online(url: str, timeout: float) -> None:
     online = threading.Event()
 
     def on_message(_c: object, _u: object, message: mqtt.MQTTMessage) -> None:
@@ -88,7 +91,9 @@ def _wait_listener_online(host: str, port: int, timeout: float) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-watch-listener")
     client.on_message = on_message
     client.on_connect = lambda c, *_: c.subscribe("doors/_listeners/+/status", qos=1)
-    client.connect(host, port)
+    broker = parse_mqtt_url(url)
+    broker.configure(client)
+    client.connect(broker.host, broker.port)
     client.loop_start()
     try:
         if not online.wait(timeout):
@@ -177,9 +182,9 @@ def live_stack(services: ServiceSet, base: Path) -> Iterator[Stack]:
         for name in commands:
             launch(name)
         wait_healthy()
-        _wait_listener_online(services.mqtt_host, services.mqtt_port, 30)
-        yield Stack(url, services.redis_url, services.tsdb_url, tokens, services.mqtt_host,
-                    services.mqtt_port, data, start, start + timedelta(seconds=120), logs,
+        _wait_listener_online(services.mqtt_url, 30)
+        yield Stack(url, services.redis_url, services.tsdb_url, tokens, services.mqtt_url,
+                    data, start, start + timedelta(seconds=120), logs,
                     restart_dashboard)
     finally:
         for process in reversed(list(processes.values())):

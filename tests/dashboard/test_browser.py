@@ -199,5 +199,8 @@ def test_ops_cameras_and_map_pages_render(browser: Any, stack: Stack) -> None:
     page.wait_for_selector("svg#plan circle[data-camera='cam-A1']", timeout=15_000)
     page.click("svg#plan rect[data-door='door-A']")
     page.wait_for_selector("#info:has-text('B101 main entrance')", timeout=5_000)
+    # The plan is placed where the site is: Kangcheng, Shanghai.
+    summary = page.inner_text("#summary")
+    assert "around 31.110" in summary and "N, 121.380" in summary, summary
     page.screenshot(path=str(SCREENSHOTS / "map.png"))
     page.context.close()

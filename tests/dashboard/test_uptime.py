@@ -21,7 +21,7 @@ from tests.dashboard.conftest import bearer
 def _site(prefix: str) -> Site:
     return Site.model_validate({"cameras": [
         {"id": f"{prefix}-{n}", "main_url": "rtsp://127.0.0.1:1/x",
-         "location": {"building": f"{prefix}-bldg", "lat": 22.3, "lon": 114.1}}
+         "location": {"building": f"{prefix}-bldg", "lat": 31.11, "lon": 121.38}}
         for n in ("good", "half")]})
 
 
@@ -63,7 +63,8 @@ def test_fps_history_one_query_many_cameras(tsdb_url: str, prefix: str) -> None:
 
 def test_uptime_api(dash_settings: Settings, tokens: dict[str, str], prefix: str,
                     redis_client: object) -> None:
-    with TestClient(create_app(dash_settings, _site(prefix))) as client:
+    with TestClient(create_app(dash_settings, _site(prefix)),
+                    base_url="http://127.0.0.1") as client:
         ops = bearer(tokens["ops"])
         body = client.get("/api/uptime", params={"window": "24h"}, headers=ops).json()
         assert body["cameras"][f"{prefix}-half"] == 0.5
@@ -80,6 +81,6 @@ def test_uptime_api(dash_settings: Settings, tokens: dict[str, str], prefix: str
 def test_tsdb_down_is_a_503_with_a_reason(dash_settings: Settings, tokens: dict[str, str],
                                           redis_client: object) -> None:
     down = dash_settings.model_copy(update={"tsdb_url": "http://127.0.0.1:9"})
-    with TestClient(create_app(down, _site("down"))) as client:
+    with TestClient(create_app(down, _site("down")), base_url="http://127.0.0.1") as client:
         response = client.get("/api/uptime", headers=bearer(tokens["ops"]))
     assert response.status_code == 503 and "TSDB" in response.json()["detail"]

@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from compoundeye.site import Site, load_site
 from deploy import gen_site
+from detectors.doors import haversine_m
 
 COMMITTED = Path(__file__).resolve().parents[2] / "deploy" / "site"
 RESIDENTIAL = re.compile(r"^B\d{3}$")
@@ -28,20 +31,86 @@ def test_counts_of_the_compound(generated: tuple[Path, gen_site.SitePlan, Site])
     buildings = {c.location.building for c in site.cameras}
     residential = {b for b in buildings if RESIDENTIAL.match(b)}
     assert len(residential) == 286
-    assert {c.location.zone for c in site.cameras} == set(gen_site.NEIGHBOURHOODS)
+    residential_zones = {c.location.zone for c in site.cameras
+                         if RESIDENTIAL.match(c.location.building)}
+    assert residential_zones == set(gen_site.NEIGHBOURHOODS)
     assert len(gen_site.NEIGHBOURHOODS) == 4
+    assert {c.location.zone for c in site.cameras} == {*gen_site.NEIGHBOURHOODS,
+                                                         gen_site.ROAD_ZONE}
     kinds = Counter(b.kind for b in plan.buildings)
     assert kinds["school"] == 3
     assert kinds["market"] == 1
+    assert kinds["supermarket"] == 3
+    assert kinds["seniors"] == 1
     assert kinds["health"] == 1
+    assert kinds["pond"] == 1
+    assert kinds["bus_stop"] == 2
+    assert kinds["road"] == 1
     assert kinds["gate"] >= 2
     assert buildings == {b.id for b in plan.buildings}
-    assert len(site.cameras) >= 2400
+    # The scale bench and the capacity notes are sized for at least today's counts.
+    assert len(site.cameras) >= 2639
+    assert len(site.doors) >= 383
     # Blocks with two entrances exist, and every entrance of every building has a door.
     assert {b.entrances for b in plan.buildings if b.kind == "residential"} == {1, 2}
     doors_per_building = Counter(d.location.building for d in site.doors)
     for building in plan.buildings:
         assert doors_per_building[building.id] == building.entrances, building.id
+    assert all(b.entrances >= 1 for b in plan.buildings
+               if b.kind not in ("pond", "bus_stop", "road"))
+
+
+def test_every_named_place_of_kangcheng_is_there(
+        generated: tuple[Path, gen_site.SitePlan, Site]) -> None:
+    _, plan, site = generated
+    assert site.timezone == "Asia/Shanghai"
+    assert "Kangcheng" in site.name and "Shanghai" in site.name
+    names = [b.name for b in plan.buildings]
+    by_kind = {kind: [b.name for b in plan.buildings if b.kind == kind]
+               for kind in {b.kind for b in plan.buildings}}
+    assert len([n for n in by_kind["school"] if "school" in n]) == 3
+    assert by_kind["market"] == ["Wet market"]
+    assert len([n for n in by_kind["supermarket"] if "Supermarket" in n]) == 3
+    assert by_kind["seniors"] == ["Seniors' home"]
+    assert by_kind["health"] == ["Community health centre"]
+    assert by_kind["pond"] == ["Pond and musical fountain"]
+    assert sum("Arch of Triumph" in n for n in names) == 1
+    assert sum("side gate" in n for n in by_kind["gate"]) >= 2
+    assert len([n for n in by_kind["bus_stop"] if "Bus stop" in n]) == 2
+    assert by_kind["road"] == ["Xinsong Road"]
+    # Every one of them is watched, and the main gate is on Xinsong Road.
+    watched = {c.location.building for c in site.cameras}
+    assert {b.id for b in plan.buildings} <= watched
+    arch = next(b for b in plan.buildings if "Arch of Triumph" in b.name)
+    assert arch.zone == gen_site.ROAD_ZONE
+    road = next(b for b in plan.buildings if b.kind == "road")
+    assert road.x > arch.x > max(b.x for b in plan.buildings if b.kind == "residential")
+
+
+def test_schedules_are_local_time_and_modes_follow_them(
+        generated: tuple[Path, gen_site.SitePlan, Site]) -> None:
+    _, _, site = generated
+    shanghai = ZoneInfo("Asia/Shanghai")
+    # 23:00 in Shanghai is 15:00 UTC: night there, and the night schedule says so.
+    late = datetime(2026, 11, 27, 23, 0, tzinfo=shanghai)
+    noon = datetime(2026, 11, 27, 12, 0, tzinfo=shanghai)
+    assert site.schedule_active("night", late)
+    assert not site.schedule_active("night", noon)
+    assert site.schedule_active("school-hours", datetime(2026, 11, 27, 8, 0, tzinfo=shanghai))
+    assert not site.schedule_active("school-hours", datetime(2026, 11, 28, 8, 0,
+                                                              tzinfo=shanghai))  # Saturday
+    assert late.astimezone(UTC).hour == 15
+    # Entrances need full-rate motion at night only; lifts never; lobbies always.
+    entrance = site.camera("B001-ent1")
+    lift = site.camera("B001-lift1")
+    lobby = site.camera("B001-lobby")
+    assert entrance and lift and lobby
+    assert site.needs_full_rate(entrance, late) and not site.needs_full_rate(entrance, noon)
+    assert site.detect_mode_of(lift) == "health"
+    assert not site.needs_full_rate(lift, late)
+    assert site.detect_mode_of(lobby) == "full" and site.needs_full_rate(lobby, noon)
+    modes = Counter(site.detect_mode_of(c) for c in site.cameras)
+    assert modes["health"] >= 286 and modes["armed"] >= 286 and modes["full"] >= 286
 
 
 def test_every_door_is_seen_by_a_camera_of_its_building(
@@ -98,9 +167,15 @@ def test_coordinates_are_a_plausible_compound(
     points = [(c.location.lat, c.location.lon) for c in site.cameras] + [
         (d.location.lat, d.location.lon) for d in site.doors]
     lats, lons = [p[0] for p in points], [p[1] for p in points]
-    # About 1 km across: 0.002 to 0.012 degrees, near the chosen origin.
-    assert 0.002 < max(lats) - min(lats) < 0.012
-    assert 0.002 < max(lons) - min(lons) < 0.012
+    # Kangcheng, Xinzhuang: around 31.11 N 121.38 E, about a kilometre each way.
+    assert 31.10 < min(lats) < max(lats) < 31.12
+    assert 121.37 < min(lons) < max(lons) < 121.39
+    centre = ((min(lats) + max(lats)) / 2, (min(lons) + max(lons)) / 2)
+    assert haversine_m(*centre, 31.11, 121.38) < 300
+    north_south = haversine_m(min(lats), centre[1], max(lats), centre[1])
+    east_west = haversine_m(centre[0], min(lons), centre[0], max(lons))
+    assert 800 < north_south < 1300
+    assert 800 < east_west < 1300
     assert abs(min(lats) - gen_site.ORIGIN_LAT) < 0.001
     assert abs(min(lons) - gen_site.ORIGIN_LON) < 0.001
     # Buildings do not sit on top of each other: centres at least 30 m apart.

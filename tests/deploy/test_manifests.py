@@ -1,7 +1,9 @@
-"""Compose and Kubernetes files: they parse, hang together, and run commands the CLI accepts."""
+"""Compose and Kubernetes files: they parse, validate against the Kubernetes API schemas,
+hang together, are sized from the measured figures, and run commands the CLI accepts."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -27,6 +29,9 @@ API_VERSIONS = {
     "StatefulSet": "apps/v1",
 }
 DOCUMENTED_SECRETS = {"ce-database"}  # created by the operator, see k8s/env.yaml
+K8S_VERSION = "1.30.0"
+"""The oldest Kubernetes the manifests promise to fit (kubernetes-validate bundles the
+OpenAPI schemas of every release; 1.30 is the oldest still maintained by most providers)."""
 
 
 def compose() -> dict[str, Any]:
@@ -104,6 +109,51 @@ def test_compose_config_validates_when_a_compose_client_exists() -> None:
     result = subprocess.run([*command, "-f", str(DEPLOY / "docker-compose.yml"), "config", "-q"],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def validate_schema(doc: dict[str, Any], version: str = K8S_VERSION) -> None:
+    """Validate one resource against the Kubernetes API schema, strictly (unknown fields
+    are errors). Raises ``kubernetes_validate.ValidationError``."""
+    import kubernetes_validate
+
+    kubernetes_validate.validate(doc, version, strict=True)
+
+
+@pytest.mark.parametrize("version", [K8S_VERSION, "latest"])
+def test_every_manifest_validates_against_the_kubernetes_api_schema(version: str) -> None:
+    import kubernetes_validate
+
+    wanted = kubernetes_validate.latest_version() if version == "latest" else version
+    docs = manifests()
+    assert len(docs) >= 9
+    for doc in docs:
+        validate_schema(doc, wanted)
+
+
+def test_the_schema_check_rejects_what_kubernetes_would() -> None:
+    import kubernetes_validate
+
+    edge = next(w for w in manifests() if w["kind"] == "StatefulSet")
+    typo = json.loads(json.dumps(edge))
+    typo["spec"]["template"]["spec"]["containers"][0]["resource"] = {}  # "resources"
+    wrong_type = json.loads(json.dumps(edge))
+    wrong_type["spec"]["replicas"] = "twelve"
+    missing = json.loads(json.dumps(edge))
+    del missing["spec"]["template"]["spec"]["containers"][0]["name"]
+    for broken in (typo, wrong_type, missing):
+        with pytest.raises(kubernetes_validate.ValidationError):
+            validate_schema(broken)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+def test_the_rendered_kustomization_validates_too() -> None:
+    result = subprocess.run(["kubectl", "kustomize", str(DEPLOY)], capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert {d["kind"] for d in docs} >= {"StatefulSet", "Deployment", "ConfigMap"}
+    for doc in docs:
+        validate_schema(doc)
 
 
 def test_every_manifest_has_kind_api_version_and_names() -> None:
@@ -219,3 +269,39 @@ def test_kustomize_builds_with_the_site_configmap() -> None:
         volumes = work["spec"]["template"]["spec"]["volumes"]
         refs = [v["configMap"]["name"] for v in volumes if "configMap" in v]
         assert refs == [site["metadata"]["name"]]  # references follow the hashed name
+
+
+def _cores(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def _mib(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0}
+    return float(quantity[:-2]) * units[quantity[-2:]]
+
+
+def test_edge_requests_cover_the_busiest_shard_from_the_measured_figures() -> None:
+    from compoundeye.site import load_site
+    from deploy import capacity
+
+    figures = capacity.Figures.load()
+    sources = json.loads(capacity.FIGURES.read_text())
+    for name in capacity.Figures.__dataclass_fields__:
+        assert sources[name]["source"], name  # every figure says where it was measured
+    edge = next(w for w in workloads() if w["kind"] == "StatefulSet")
+    replicas = edge["spec"]["replicas"]
+    requests = edge["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+    site = load_site(DEPLOY / "site" / "compound.yaml")
+    moment, needs = capacity.busiest(site, replicas, figures)
+    assert sum(n.full + n.health for n in needs) == len(site.cameras)
+    assert sum(n.full for n in needs) == sum(site.needs_full_rate(c, moment)
+                                             for c in site.cameras)
+    top_cores = max(n.cores for n in needs)
+    top_memory = max(n.memory_mb for n in needs)
+    # Covered, and not padded beyond rounding up to the next core / GiB.
+    assert top_cores <= _cores(requests["cpu"]) < top_cores + 1
+    assert top_memory <= _mib(requests["memory"]) < top_memory + 1024
+    # The busiest moment is at night, when the armed schedules put cameras at full rate.
+    assert site.schedule_active("night", moment)
+    _, day = capacity.quietest(site, replicas, figures)
+    assert sum(n.cores for n in day) < 0.75 * sum(n.cores for n in needs)

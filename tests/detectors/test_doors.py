@@ -215,14 +215,14 @@ def test_without_a_schedule_nothing_is_after_hours(clock):
 
 # Two doors about 1,112 m apart (0.01 degree of latitude).
 FAR = {
-    "north": DoorSpec("north", lat=22.31, lon=114.17),
-    "south": DoorSpec("south", lat=22.30, lon=114.17),
-    "near": DoorSpec("near", lat=22.3001, lon=114.17),
+    "north": DoorSpec("north", lat=31.12, lon=121.38),
+    "south": DoorSpec("south", lat=31.11, lon=121.38),
+    "near": DoorSpec("near", lat=31.1101, lon=121.38),
 }
 
 
 def test_haversine_matches_a_known_distance():
-    assert haversine_m(22.31, 114.17, 22.30, 114.17) == pytest.approx(1111.95, rel=1e-3)
+    assert haversine_m(31.12, 121.38, 31.11, 121.38) == pytest.approx(1111.95, rel=1e-3)
     assert haversine_m(0, 0, 0, 0) == 0.0
 
 
@@ -236,7 +236,7 @@ def test_same_credential_too_far_too_fast_is_impossible_travel(clock):
 
 
 def test_travel_at_exactly_the_speed_limit_is_allowed(clock):
-    distance = haversine_m(22.31, 114.17, 22.30, 114.17)
+    distance = haversine_m(31.12, 121.38, 31.11, 121.38)
     engine = DoorRuleEngine(DoorRulesConfig(travel_max_speed_mps=3.0), FAR, clock=clock)
     engine.feed(ev("granted", 0, door="north", credential="c7"))
     # Exactly at the limit, rounded up to the microsecond datetimes carry.

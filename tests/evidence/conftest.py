@@ -14,7 +14,7 @@ import pytest
 from compoundeye.recordings import segment_path
 from compoundeye.site.models import Site
 
-DOOR_LAT, DOOR_LON = 22.3000, 114.1700
+DOOR_LAT, DOOR_LON = 31.1100, 121.3800
 T0 = datetime(2026, 11, 3, 21, 40, 0, tzinfo=UTC)
 FPS = 15
 GOP_SECONDS = 1.0

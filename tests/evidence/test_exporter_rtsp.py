@@ -60,7 +60,7 @@ def rtsp_recording(tmp_path_factory: pytest.TempPathFactory,
 def _site() -> Site:
     return Site.model_validate({"cameras": [{
         "id": "cam-door", "main_url": "rtsp://sim/cam-door",
-        "location": {"building": "B112", "zone": "gate", "lat": 22.3, "lon": 114.17}}]})
+        "location": {"building": "B112", "zone": "gate", "lat": 22.3, "lon": 121.38}}]})
 
 
 def _export(root: Path, start: datetime, end: datetime) -> ExportResult:

@@ -31,7 +31,7 @@ from compoundeye.recordings import gaps, list_segments
 from compoundeye.redis_text import text_map
 from compoundeye.services import ServiceSet, tsdb_force_flush
 from sample_streams.simulator import RtspSimulator
-from tests.polling import wait_until
+from tests.polling import poll, wait_until
 
 pytestmark = [pytest.mark.slow]
 
@@ -68,7 +68,7 @@ def site_yaml(sim: RtspSimulator) -> str:
         "retention: {min_free_bytes: 0}",
         "cameras:",
     ]
-    loc = "location: {building: B1, lat: 22.3, lon: 114.1}"
+    loc = "location: {building: B1, lat: 31.11, lon: 121.38}"
     for cam in CAMERAS:
         lines.append(f"  - {{id: {cam}, main_url: '{sim.url(cam, 'main')}', "
                      f"sub_url: '{sim.url(cam, 'sub')}', {loc}}}")
@@ -202,10 +202,13 @@ def test_corrupt_stream_does_not_stop_the_worker(edge: Edge, tsdb_url: str) -> N
     # Metrics keep flowing, under the exact names the dashboards use.
     from compoundeye.tsdb import MetricsReader
 
-    tsdb_force_flush(tsdb_url)
     with MetricsReader(tsdb_url) as reader:
-        up = {s.labels["camera"]: s.value for s in reader.query('camera_up{worker="edge-test"}')}
-        assert set(CAMERAS) <= set(up)
+        def up() -> set[str]:
+            return {s.labels["camera"] for s in reader.query('camera_up{worker="edge-test"}')}
+
+        # Run on its own, this test may come before the worker's first metrics interval.
+        poll(lambda: set(CAMERAS) <= up(), 30, 0.5, between=lambda: tsdb_force_flush(tsdb_url))
+        assert set(CAMERAS) <= up()
         assert (reader.value('worker_rss_bytes{worker="edge-test"}') or 0) > 0
 
 
@@ -310,16 +313,19 @@ def test_door_listener_runs_inside_the_worker_when_asked(
         services: ServiceSet, redis_client: redis.Redis, tmp_path: Path) -> None:
     from paho.mqtt import publish
 
+    from compoundeye.mqtt_url import parse_mqtt_url
     from compoundeye.settings import Settings
     from compoundeye.site.models import Site
     from ingest.worker import EdgeWorker, WorkerOptions
 
     site = Site.model_validate({
-        "doors": [{"id": "door1", "location": {"building": "B1", "lat": 22.3, "lon": 114.1}}],
+        "doors": [{"id": "door1", "location": {"building": "B1", "lat": 31.11, "lon": 121.38}}],
         "mqtt": {"client_id": "edge-doors-test"}})
-    settings = Settings(redis_url=services.redis_url, mqtt_url=services.mqtt_url,
-                        tsdb_url=services.tsdb_url, data_dir=tmp_path)
+    settings = Settings(redis_url=services.redis_url, mqtt_url=services.mqtt_listener_url,
+                        mqtt_ca_file=services.mqtt_ca_file, tsdb_url=services.tsdb_url,
+                        data_dir=tmp_path)
     worker = EdgeWorker(site, settings, WorkerOptions(worker_id="edge-doors", doors=True))
+    tools = parse_mqtt_url(services.mqtt_url)
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
@@ -327,7 +333,9 @@ def test_door_listener_runs_inside_the_worker_when_asked(
 
         def door_opened() -> bool:
             publish.single(names.door_topic("doors", "door1"), '{"event": "opened"}', qos=1,
-                           hostname=services.mqtt_host, port=services.mqtt_port)
+                           hostname=services.mqtt_host, port=services.mqtt_port,
+                           auth={"username": tools.username or "",
+                                 "password": tools.password or ""})
             return any(e.kind == EventKind.DOOR_OPENED for e in events(redis_client))
 
         wait_until(door_opened, 20, interval=1.0, what="door.opened via the worker's listener")
@@ -349,7 +357,7 @@ def test_worker_rides_out_dead_redis_tsdb_and_camera_and_stops_in_time(tmp_path:
     site = Site.model_validate({
         "edge": {"metrics_interval_seconds": 0.5},
         "cameras": [{"id": "gone", "main_url": f"rtsp://127.0.0.1:{dead}/main",
-                     "location": {"building": "B1", "lat": 22.3, "lon": 114.1}}]})
+                     "location": {"building": "B1", "lat": 31.11, "lon": 121.38}}]})
     settings = Settings(redis_url=f"redis://127.0.0.1:{dead}/0",
                         tsdb_url=f"http://127.0.0.1:{dead}", data_dir=tmp_path)
     from compoundeye.tsdb import MetricsWriter

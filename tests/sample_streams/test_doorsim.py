@@ -15,6 +15,7 @@ import pytest
 from paho.mqtt import client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from compoundeye.mqtt_url import parse_mqtt_url
 from compoundeye.services import ServiceSet
 from sample_streams.doorsim import (
     DoorMessage,
@@ -112,6 +113,7 @@ class Subscriber:
         )
         self.client.on_subscribe = lambda *a: ready.set()
         self.client.on_message = self._on_message
+        parse_mqtt_url(services.mqtt_url).configure(self.client)
         self.client.connect(services.mqtt_host, services.mqtt_port)
         self.client.loop_start()
         assert ready.wait(5)
@@ -227,6 +229,7 @@ def test_messages_published_during_a_broker_restart_arrive() -> None:
         sub.on_subscribe = lambda *a: subscribed.set()
         sub.on_message = on_message
         sub.reconnect_delay_set(min_delay=1, max_delay=1)
+        parse_mqtt_url(own.mqtt_url).configure(sub)
         sub.connect(own.mqtt_host, own.mqtt_port)
         sub.loop_start()
         try:

@@ -47,9 +47,13 @@ def test_bad_token_is_refused_and_audited(client: TestClient, tokens: dict[str, 
     assert "not valid" in response.text
     assert SESSION_COOKIE not in response.cookies
     _sign_in(client, tokens["admin"])
+    # Failures are audited in bursts: one row with a count once the burst is over.
+    assert client.app.state.ce.signin.flush(everything=True) == 1  # type: ignore[attr-defined]
     audit = client.get("/api/audit").json()
     actions = [e["action"] for e in audit]
     assert "auth.login_failed" in actions and "auth.login" in actions
+    failed = next(e for e in audit if e["action"] == "auth.login_failed")
+    assert failed["details"]["count"] == 1 and failed["ip"] == "127.0.0.1"
     login = next(e for e in audit if e["action"] == "auth.login")
     assert login["actor"] == "admin-1" and login["ip"] == "127.0.0.1"
 
@@ -77,7 +81,8 @@ def test_cookie_writes_need_the_csrf_header(client: TestClient, store: Store,
 def test_sign_out_clears_the_session(client: TestClient, tokens: dict[str, str]) -> None:
     _sign_in(client, tokens["operator"])
     assert client.get("/api/me").status_code == 200
-    response = client.post("/auth/logout", follow_redirects=False)
+    response = client.post("/auth/logout", follow_redirects=False,
+                           data={"csrf": client.cookies.get(CSRF_COOKIE) or ""})
     assert response.status_code == 303 and response.headers["location"] == "/login"
     client.cookies.clear()  # the browser drops the expired cookies
     assert client.get("/api/me").status_code == 401

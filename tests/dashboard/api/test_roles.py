@@ -106,7 +106,7 @@ def test_metrics_open_on_loopback_only(client: TestClient, tokens: dict[str, str
     client.get("/api/health")
     text = client.get("/metrics").text
     assert 'ce_dashboard_http_requests_total{method="GET",route="/api/health",status="200"}' in text
-    remote = TestClient(client.app, client=("203.0.113.9", 40000))
+    remote = TestClient(client.app, base_url="http://127.0.0.1", client=("203.0.113.9", 40000))
     assert remote.get("/metrics").status_code == 401
     assert remote.get("/metrics", headers=bearer(tokens["operator"])).status_code == 403
     assert remote.get("/metrics", headers=bearer(tokens["ops"])).status_code == 200

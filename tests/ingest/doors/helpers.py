@@ -18,7 +18,7 @@ from tests.threads import running_in_thread
 
 
 def make_site(heartbeat_timeout: float = 600.0, client_id: str | None = None) -> Site:
-    loc = Location(building="B01", lat=1.30, lon=103.80)
+    loc = Location(building="B01", lat=31.11, lon=121.38)
     return Site(
         doors=[Door(id="d1", location=loc, cameras=["cam-1", "cam-2"]),
                Door(id="d2", location=loc)],
@@ -39,6 +39,7 @@ def running(site: Site, settings: Settings, **kwargs: Any) -> Iterator[DoorListe
 def publisher(mqtt_url: str) -> Iterator[mqtt.Client]:
     broker = parse_mqtt_url(mqtt_url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
+    broker.configure(client)
     client.connect(broker.host, broker.port)
     client.loop_start()
     try:
