@@ -37,7 +37,6 @@ def write_tools(directory: Path, keyring: Keyring) -> list[FileEntry]:
     for name, data in files.items():
         write_durably(directory / name, data)
         out.append(FileEntry(path=name, size=len(data), sha256=hashlib.sha256(data).hexdigest()))
-    (directory / VERIFIER_NAME).chmod(0o700)
     return out
 
 

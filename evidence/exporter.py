@@ -187,8 +187,7 @@ class Exporter:
         report(0.0, "checking segments")
         selections = self.select(request)
         total = max(1, sum(s.total_bytes for s in selections))
-        directory.mkdir(parents=True, exist_ok=False, mode=0o700)
-        directory.chmod(0o700)  # evidence is for the service and whoever it hands it to
+        directory.mkdir(parents=True, exist_ok=False)  # private by the services' umask
         needed = int(total * (SPACE_FACTOR_ZIP if len(cameras) > 1 else SPACE_FACTOR))
         free = shutil.disk_usage(directory).free
         if free < needed:

@@ -1,6 +1,7 @@
 """The site's Ed25519 keys for signing export manifests (the ``cryptography`` package).
 
-The keyring lives in ``CE_DATA_DIR/keys/export-signing/`` (mode 0700): ``keyring.json``
+The keyring lives in ``CE_DATA_DIR/keys/export-signing/`` (mode 0700 even when a data
+group shares the rest of the data directory; its files 0600): ``keyring.json``
 lists every public key the site has signed with (key id, public key, fingerprint, when
 it was made and retired) and names the current one; ``<key id>.key`` is the current
 private key (PKCS #8 PEM, mode 0600, readable by the service's user only). The first
@@ -175,7 +176,7 @@ class Keyring:
 
     def _save(self, ring: KeyringFile) -> None:
         _write_json(self.directory / KEYRING_FILE,
-                    (ring.model_dump_json(indent=2) + "\n").encode(), 0o644)
+                    (ring.model_dump_json(indent=2) + "\n").encode(), 0o600)
 
     def _private_path(self, kid: str) -> Path:
         return self.directory / f"{kid}.key"
