@@ -72,7 +72,7 @@ class Correlator:
         if cached is not None:
             return cached
         thing = (self.site.door(source_id) if source_type == "door"
-                 else self.site.camera(source_id))
+                 else self.site.camera(source_id) if source_type == "camera" else None)
         if thing is None:
             place: tuple[str, dict[str, Any]] = ("", {})
         else:
@@ -84,7 +84,10 @@ class Correlator:
                 snapshot: str | None = None) -> Context:
         """Cameras, clip window, snapshot and place of an alert about this source."""
         door = source_type == "door"
-        cameras = self.site.cameras_for_door(source_id) if door else [source_id]
+        if door:
+            cameras = self.site.cameras_for_door(source_id)
+        else:  # a camera links to itself; an edge worker to no camera
+            cameras = [source_id] if source_type == "camera" else []
         building, location = self.place(source_type, source_id)
         return Context(
             cameras=cameras, clip_start=at - self.before, clip_end=at + self.after,

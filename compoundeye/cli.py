@@ -112,6 +112,28 @@ def _add_export(sub: Subparsers) -> None:
     e.add_argument("--radius-m", type=float, default=50.0)
     e.add_argument("--camera", action="append", dest="cameras")
     e.set_defaults(handler="evidence.cli:search")
+    e = export_sub.add_parser("custody", help="a case's chain of custody (JSON, HTML or PDF)")
+    e.add_argument("--case-id", required=True)
+    e.add_argument("--format", choices=["json", "html", "pdf"], default="json")
+    e.add_argument("--output", type=Path, default=None, help="default: standard output")
+    e.set_defaults(handler="evidence.cli:custody")
+
+
+def _add_evidence_keys(sub: Subparsers) -> None:
+    p = sub.add_parser("keys", help="the site's export-signing keys")
+    keys_sub = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    k = keys_sub.add_parser("show", help="public keys and fingerprints, current first")
+    k.set_defaults(handler="evidence.cli:keys_show")
+    k = keys_sub.add_parser("rotate", help="a new signing key; old public keys are kept")
+    k.set_defaults(handler="evidence.cli:keys_rotate")
+
+    p = sub.add_parser("audit", help="the audit trail")
+    audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    a = audit_sub.add_parser("verify", help="walk the hash chain; name the first broken row")
+    a.add_argument("--anchor", default=None, metavar="ID:HASH",
+                   help="a head written down earlier (a custody report prints it)")
+    a.add_argument("--json", action="store_true", help="print the report as JSON")
+    a.set_defaults(handler="compoundeye.store.audit_chain:cli_verify")
 
 
 def _add_token(sub: Subparsers) -> None:
@@ -146,7 +168,8 @@ def _add_operations(sub: Subparsers) -> None:
     p.set_defaults(handler="compoundeye.health:run")
 
 
-COMMAND_GROUPS = (_add_site_tools, _add_services, _add_export, _add_token, _add_operations)
+COMMAND_GROUPS = (_add_site_tools, _add_services, _add_export, _add_evidence_keys, _add_token,
+                  _add_operations)
 """Each adds its subcommands, every one naming its handler as ``module:function``."""
 
 

@@ -32,6 +32,10 @@ class EventKind(StrEnum):
     DOOR_OFFLINE = "door.offline"
     DOOR_ONLINE = "door.online"
     ACTIVITY_ANOMALY = "activity.anomaly"
+    RETENTION_BLOCKED = "retention.blocked"
+    """An edge worker's retention is below the free-disk floor and may delete nothing
+    more: only held recordings are left, or the legal holds cannot be read."""
+    RETENTION_OK = "retention.ok"
 
 
 class TamperReason(StrEnum):
@@ -44,12 +48,17 @@ class TamperReason(StrEnum):
     FROZEN = "frozen"
 
 
+SourceType = Literal["camera", "door", "worker"]
+"""A camera or a door by its configured id, or an edge worker by its worker id."""
+
+
 class Source(BaseModel):
-    """What produced an event: a camera or a door, by its configured id."""
+    """What produced an event: a camera or a door by its configured id, or an edge
+    worker (for what concerns the worker as a whole, such as its disk)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["camera", "door"]
+    type: SourceType
     id: str = Field(min_length=1, max_length=128)
 
 
@@ -101,7 +110,7 @@ def stable_event_id(*parts: object) -> str:
 
 def make_event(
     kind: EventKind,
-    source_type: Literal["camera", "door"],
+    source_type: SourceType,
     source_id: str,
     ts: datetime,
     attrs: dict[str, Any] | None = None,

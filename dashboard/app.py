@@ -26,8 +26,11 @@ from dashboard.api import (
     audit,
     auth,
     cameras,
+    custody,
     exports,
     health,
+    holds,
+    keys,
     metrics,
     playback,
     recordings,
@@ -97,8 +100,8 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
         docs_url=None,
         redoc_url=None,
     )
-    for module in (alerts, cameras, uptime, recordings, exports, audit, health, metrics, auth,
-                   sessions, site_map, live_api, playback):
+    for module in (alerts, cameras, uptime, recordings, exports, holds, custody, keys, audit,
+                   health, metrics, auth, sessions, site_map, live_api, playback):
         app.include_router(module.router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -56,6 +56,8 @@ def build_state(settings: Settings, site: Site) -> AppState:
                                           socket_connect_timeout=5)
     store = Store.from_settings(settings, on_change=AlertChangePublisher(sync_redis))
     tsdb = MetricsReader.from_settings(settings, timeout=10.0)
+    exports = ExportManager.from_settings(site, settings, store=store)
+    exports.keyring.current()  # the site's signing key is made at first start
     return AppState(
         settings=settings,
         site=site,
@@ -63,7 +65,7 @@ def build_state(settings: Settings, site: Site) -> AppState:
         aredis=async_redis,
         store=store,
         tsdb=tsdb,
-        exports=ExportManager.from_settings(site, settings, store=store),
+        exports=exports,
         tokens=TokenRegistry(settings.effective_tokens_file),
         sessions=SessionStore(sync_redis),
         signin=SignInGuard(settings, store.audit),

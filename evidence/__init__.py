@@ -4,8 +4,10 @@ chain of custody. It imports only the kernel (``compoundeye``), never a subsyste
 Used by the dashboard's routes, by ``compoundeye export`` and by ``bench/``:
 ``search_coverage`` (cameras, coverage and gaps for a place and window),
 ``ExportRequest`` and ``ExportManager`` (bounded background exports with progress),
-``verify_export`` (recompute an export's hashes), and ``evidence.clips.ClipCache`` (the
-desk's MP4 clips), which shares its TS join and remux with the export (``evidence.remux``).
+``verify_export`` (check an export's signature and recompute its hashes), ``Keyring``
+(the site's signing keys), ``evidence.custody`` (a case's chain of custody), and
+``evidence.clips.ClipCache`` (the desk's MP4 clips), which shares its TS join and remux
+with the export (``evidence.remux``).
 """
 
 from evidence.audit import AuditLog, ExportRecords, LogAudit, record_search
@@ -17,12 +19,21 @@ from evidence.export_models import (
     ExportRequest,
     ExportState,
     ExportStatus,
+    NothingRecordedError,
     export_dir,
 )
 from evidence.exporter import ExportCancelledError, Exporter, ExportResult
 from evidence.manifest import MANIFEST_NAME, Manifest, read_manifest
 from evidence.search import CameraCoverage, Place, SearchError, Span, search_coverage
-from evidence.verify import FileCheck, FileStatus, VerifyReport, verify_export
+from evidence.signing import Keyring
+from evidence.verify import (
+    FileCheck,
+    FileStatus,
+    SignatureStatus,
+    VerifyReport,
+    verify_details,
+    verify_export,
+)
 
 __all__ = [
     "MANIFEST_NAME",
@@ -41,15 +52,19 @@ __all__ = [
     "Exporter",
     "FileCheck",
     "FileStatus",
+    "Keyring",
     "LogAudit",
     "Manifest",
+    "NothingRecordedError",
     "Place",
     "SearchError",
+    "SignatureStatus",
     "Span",
     "VerifyReport",
     "export_dir",
     "read_manifest",
     "record_search",
     "search_coverage",
+    "verify_details",
     "verify_export",
 ]

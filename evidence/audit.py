@@ -51,11 +51,16 @@ class LogAudit:
 
 
 def record_search(audit: AuditLog, *, actor: str, role: str, place: Place, start: datetime,
-                  end: datetime, results: list[CameraCoverage], ip: str | None = None) -> None:
-    """Audit one coverage search: who looked where, over which window, what was found."""
-    audit.record(actor, role, "recordings.search", place.describe()[:256], {
+                  end: datetime, results: list[CameraCoverage], ip: str | None = None,
+                  case_id: str | None = None) -> None:
+    """Audit one coverage search: who looked where, over which window, what was found
+    (and for which case, when the investigator said)."""
+    details: dict[str, Any] = {
         "start": to_rfc3339(start), "end": to_rfc3339(end),
         "place": place.model_dump(exclude_none=True),
         "cameras": [r.camera_id for r in results][:500],
         "camera_count": len(results),
-    }, ip)
+    }
+    if case_id:
+        details["case_id"] = case_id
+    audit.record(actor, role, "recordings.search", place.describe()[:256], details, ip)

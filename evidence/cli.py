@@ -1,4 +1,5 @@
-"""``compoundeye export create|verify|search``: the export from a shell.
+"""``compoundeye export create|verify|search|custody`` and ``compoundeye keys show|rotate``:
+the export, its verification, a case's custody report and the signing keys from a shell.
 
 Exit codes: 0 success (verify: intact), 1 failure (verify: tampered or incomplete),
 2 bad input or a refused request (the reason on stderr).
@@ -24,7 +25,8 @@ from evidence.audit import AuditLog, LogAudit, record_search
 from evidence.export_jobs import ExportManager
 from evidence.export_models import ExportRefusedError, ExportRequest, ExportState
 from evidence.search import Place, SearchError, search_coverage
-from evidence.verify import verify_export
+from evidence.signing import KEYRING_FILE, Keyring, grouped
+from evidence.verify import VerifyReport, verify_details, verify_export
 
 log = logging.getLogger(__name__)
 CLI_ROLE = "cli"
@@ -99,19 +101,37 @@ def create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _site_keyring(settings: Settings) -> Keyring | None:
+    """The site's keyring when this machine has one (verifying never makes a key)."""
+    keyring = Keyring.from_settings(settings)
+    return keyring if (keyring.directory / KEYRING_FILE).is_file() else None
+
+
 def verify(args: argparse.Namespace) -> int:
-    """Recompute an export's hashes (a directory, or the zip handed out); exit 0 when
-    intact, 1 otherwise. The manifest's own hash is checked against ``--manifest-sha256``
-    or, without it, against the audit record of the export when the store is reachable."""
+    """Check an export's signature and recompute its hashes (a directory, or the zip
+    handed out); exit 0 when intact, 1 otherwise. The signing key must be one of the
+    site's (when this machine has the site's keyring). The manifest's own hash is checked
+    against ``--manifest-sha256`` or, without it, against the audit record of the export
+    when the store is reachable. The check is audited (``export.verify``) there too."""
     directory: Path = args.directory
     expected = getattr(args, "manifest_sha256", None)
-    report = verify_export(directory, expected)
+    settings = Settings()
+    keyring = _site_keyring(settings)
+    report = verify_export(directory, expected, keyring=keyring)
     if expected is None and report.export_id and report.manifest_sha256:
         expected = _recorded_manifest_sha(report.export_id)
         if expected is not None and expected.lower() != report.manifest_sha256:
             report.errors.append(
                 "manifest SHA-256 differs from the one recorded at export time")
             report.ok = False
+    signature = report.signature
+    if signature is not None:
+        who = f" by key {signature.key_id} (fingerprint {signature.fingerprint})" \
+            if signature.key_id else ""
+        whose = {True: ", one of the site's keys", False: ", NOT one of the site's keys",
+                 None: " (no site keyring here: compare the fingerprint)"}[signature.site_key]
+        _out(f"SIGNATURE {signature.status.value}{who}{whose if signature.key_id else ''}"
+             + (f": {signature.detail}" if signature.detail else ""))
     for check in report.files:
         line = f"{check.status.value:<9} {check.path}"
         _out(line + (f"  ({check.detail})" if check.detail else ""))
@@ -122,7 +142,21 @@ def verify(args: argparse.Namespace) -> int:
             "no audit record to compare" if not expected else "see errors")
         _out(f"manifest  sha256 {report.manifest_sha256} ({source})")
     _out("INTACT" if report.ok else "NOT INTACT")
+    _audit_verify(settings, report)
     return 0 if report.ok else 1
+
+
+def _audit_verify(settings: Settings, report: VerifyReport) -> None:
+    store = _open_store(settings, create=False)
+    if store is None or not report.export_id:
+        return
+    try:
+        store.audit.record(_user(None), CLI_ROLE, "export.verify", report.export_id,
+                           verify_details(report))
+    except Exception as exc:
+        log.warning("could not audit the verification: %s", exc)
+    finally:
+        store.close()
 
 
 def _recorded_manifest_sha(export_id: str) -> str | None:
@@ -184,4 +218,73 @@ def search(args: argparse.Namespace) -> int:
              f"coverage {r.coverage * 100:5.1f}%  gaps {len(r.gaps)}")
         for gap in r.gaps:
             _out(f"    gap {to_rfc3339(gap.start)} .. {to_rfc3339(gap.end)}  {gap.reason}")
+    return 0
+
+
+def custody(args: argparse.Namespace) -> int:
+    """Write a case's custody report (JSON, HTML or PDF) to ``--output`` or stdout."""
+    from evidence.custody import CaseNotFoundError, build_report, record_report
+    from evidence.custody_html import PdfUnavailableError, render_html, render_pdf
+
+    settings = Settings()
+    store = _open_store(settings, create=False)
+    if store is None:
+        _err("no store configured (CE_DATABASE_URL) or found in CE_DATA_DIR")
+        return 2
+    try:
+        report = build_report(store, args.case_id, generated_by=_user(None))
+        data: bytes
+        if args.format == "json":
+            data = (report.model_dump_json(indent=2) + "\n").encode("utf-8")
+        elif args.format == "html":
+            data = render_html(report).encode("utf-8")
+        else:
+            data = render_pdf(render_html(report))
+        record_report(store, report, actor=_user(None), role=CLI_ROLE, ip=None,
+                      output=args.format)
+    except CaseNotFoundError as exc:
+        _err(str(exc))
+        return 2
+    except PdfUnavailableError as exc:
+        _err(str(exc))
+        return 1
+    finally:
+        store.close()
+    if args.output is None:
+        sys.stdout.buffer.write(data)
+    else:
+        args.output.write_bytes(data)
+        _err(f"{len(report.events)} event(s) of case {args.case_id} written to {args.output}")
+    return 0
+
+
+def keys_show(args: argparse.Namespace) -> int:
+    """List the site's export-signing public keys, current first."""
+    del args
+    keyring = Keyring.from_settings(Settings())
+    current = keyring.current_id()
+    for key in reversed(keyring.public_keys()):
+        state = "current" if key.key_id == current else (
+            f"retired {key.retired_at.isoformat()}" if key.retired_at else "old")
+        _out(f"{key.key_id}  {state}  made {key.created_at.isoformat()}")
+        _out(f"    fingerprint {grouped(key.fingerprint)}")
+    return 0
+
+
+def keys_rotate(args: argparse.Namespace) -> int:
+    """Make a new signing key; the old public key stays for verifying old exports."""
+    del args
+    settings = Settings()
+    old, new = Keyring.from_settings(settings).rotate()
+    store = _open_store(settings, create=True)
+    if store is not None:
+        try:
+            store.audit.record(_user(None), CLI_ROLE, "keys.rotate", new.key_id, {
+                "old_key_id": old.key_id if old else None, "new_key_id": new.key_id,
+                "new_fingerprint": new.fingerprint})
+        finally:
+            store.close()
+    _out(f"retired    {old.key_id if old else '(none)'}")
+    _out(f"current    {new.key_id}")
+    _out(f"fingerprint {grouped(new.fingerprint)}")
     return 0

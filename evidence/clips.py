@@ -53,6 +53,27 @@ class ClipCache:
                 self._locks = {k: v for k, v in self._locks.items() if v.locked()}
             return self._locks.setdefault(key, threading.Lock())
 
+    @staticmethod
+    def sha256(clip: Path) -> str:
+        """The SHA-256 of a cached clip (for the audit row of each view), computed once
+        when it is first asked for and kept beside it."""
+        sidecar = clip.with_suffix(".sha256")
+        try:
+            known = sidecar.read_text(encoding="ascii").strip()
+            if len(known) == 64:
+                return known
+        except (OSError, UnicodeError):
+            pass
+        digest = hashlib.sha256()
+        with clip.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+        value = digest.hexdigest()
+        tmp = sidecar.with_name(f".{sidecar.name}.{threading.get_ident()}")
+        tmp.write_text(value, encoding="ascii")
+        tmp.replace(sidecar)
+        return value
+
     def clip(self, camera_id: str, start: datetime, end: datetime) -> tuple[Path, bool]:
         """The MP4 of ``[start, end)`` for a camera, and whether it came from the cache."""
         if end <= start:

@@ -1,5 +1,7 @@
 """Background exports: a bounded number at once, each with progress and a status, every
-request checked against the limits before any work starts and audited."""
+request checked against the limits and against what was recorded before any work starts
+(a window with no recording is refused; a partly covered one lists its gaps at once),
+and audited."""
 
 from __future__ import annotations
 
@@ -16,17 +18,21 @@ from compoundeye.site.models import Site
 from compoundeye.timeutil import to_rfc3339, utcnow
 from evidence.audit import AuditLog, ExportRecords, LogAudit
 from evidence.export_models import (
+    CameraPlan,
     ExportLimits,
     ExportNotFoundError,
     ExportRefusedError,
     ExportRequest,
     ExportState,
     ExportStatus,
+    NothingRecordedError,
     export_dir,
     new_export_id,
 )
 from evidence.exporter import Exporter, ExportResult
 from evidence.manifest import MANIFEST_NAME, read_manifest
+from evidence.search import Span
+from evidence.signing import Keyring
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +46,12 @@ class ExportManager:
     """
 
     def __init__(self, site: Site, recordings_root: Path, exports_root: Path, *,
-                 limits: ExportLimits | None = None, audit: AuditLog | None = None,
-                 records: ExportRecords | None = None) -> None:
+                 keyring: Keyring, limits: ExportLimits | None = None,
+                 audit: AuditLog | None = None, records: ExportRecords | None = None) -> None:
         self.limits = limits or ExportLimits()
         self.exports_root = exports_root
-        self.exporter = Exporter(site, recordings_root)
+        self.keyring = keyring
+        self.exporter = Exporter(site, recordings_root, keyring=keyring)
         self.audit: AuditLog = audit or LogAudit()
         self.records = records
         self._lock = threading.Lock()
@@ -60,7 +67,8 @@ class ExportManager:
                       limits: ExportLimits | None = None) -> ExportManager:
         """A manager on the data directory of ``settings``, auditing to ``store`` (a
         :class:`compoundeye.store.Store`) when given."""
-        return cls(site, settings.recordings_dir, settings.exports_dir, limits=limits,
+        return cls(site, settings.recordings_dir, settings.exports_dir,
+                   keyring=Keyring.from_settings(settings), limits=limits,
                    audit=store.audit if store is not None else None,
                    records=store.exports if store is not None else None)
 
@@ -74,6 +82,29 @@ class ExportManager:
                                      f"{self.limits.max_cameras}; split the request")
         self.exporter.cameras(request)
 
+    def plan(self, request: ExportRequest) -> list[CameraPlan]:
+        """What each camera recorded in the window, and the gaps; refuses
+        (:class:`NothingRecordedError`) a window in which no camera recorded anything."""
+        window = (request.end - request.start).total_seconds()
+        plans = []
+        for chosen in self.exporter.select(request):
+            gaps = [Span(start=g.start, end=g.end, reason=g.reason) for g in chosen.gaps]
+            missing = sum(g.seconds for g in chosen.gaps)
+            recorded = max(0.0, window - missing) if chosen.segments else 0.0
+            plans.append(CameraPlan(camera_id=chosen.camera_id, segments=len(chosen.segments),
+                                    recorded_seconds=round(recorded, 3),
+                                    coverage=round(recorded / window, 4), gaps=gaps))
+        if not any(p.segments for p in plans):
+            now = utcnow()
+            when = ("the window is in the future" if request.start >= now else
+                    "no usable recording in the window")
+            reasons = "; ".join(f"{p.camera_id}: " + (", ".join(sorted({g.reason or ""
+                                                                        for g in p.gaps}))
+                                                      or "no recording") for p in plans)
+            raise NothingRecordedError(f"nothing was recorded there: {when} "
+                                       f"({reasons[:1500]})")
+        return plans
+
     def submit(self, request: ExportRequest, *, role: str = "investigator",
                ip: str | None = None) -> ExportStatus:
         """Queue an export; refused requests are audited too."""
@@ -81,6 +112,7 @@ class ExportManager:
             if self._stop.is_set():
                 raise ExportRefusedError("the export service is stopping")
             self.check(request)
+            plans = self.plan(request)
             with self._lock:
                 pending = sum(1 for s in self._status.values()
                               if s.state in (ExportState.QUEUED, ExportState.RUNNING))
@@ -92,14 +124,15 @@ class ExportManager:
                     id=export_id, state=ExportState.QUEUED, case_id=request.case_id,
                     requester=request.requester, camera_ids=list(request.camera_ids),
                     start=request.start, end=request.end, created_at=utcnow(),
-                    directory=str(export_dir(self.exports_root, export_id)))
+                    directory=str(export_dir(self.exports_root, export_id)), coverage=plans)
                 self._status[export_id] = status
                 self._asked[export_id] = (request, role, ip)
         except ExportRefusedError as exc:
             self.audit.record(request.requester, role, "export.refused", request.case_id,
                               {"reason": str(exc), "request": _request_details(request)}, ip)
             raise
-        details = _request_details(request)
+        details = {**_request_details(request),
+                   "gaps": {p.camera_id: len(p.gaps) for p in plans if p.gaps}}
         if self.records is not None:
             self.records.create(request.requester, request.case_id, request.reason, details,
                                 export_id=export_id)
@@ -190,13 +223,16 @@ class ExportManager:
         download = str(result.download) if result.download else None
         self._update(export_id, state=ExportState.DONE, progress=1.0, phase="done",
                      finished_at=utcnow(), manifest_sha256=result.manifest_sha256,
-                     download=download)
+                     download=download, download_sha256=result.download_sha256)
         if self.records is not None:
             self.records.update(export_id, status="done", progress=100,
                                 manifest_path=str(result.directory / MANIFEST_NAME))
         self.audit.record(request.requester, role, "export.done", export_id, {
             "case_id": request.case_id,
             "manifest_sha256": result.manifest_sha256,
+            "signing_key_id": result.manifest.signing.key_id if result.manifest.signing
+            else None,
+            "download_sha256": result.download_sha256,
             "files": {f.path: f.sha256 for f in result.manifest.files()},
             "gaps": sum(len(c.gaps) for c in result.manifest.cameras),
         }, ip)

@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from compoundeye.site.models import is_valid_id
 from compoundeye.timeutil import UtcTimestamp
-from evidence.search import Place
+from evidence.search import Place, Span
 
 _EXPORT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -22,6 +22,10 @@ _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 class ExportRefusedError(ValueError):
     """A request refused before any work starts; ``str()`` is the reason for the caller."""
+
+
+class NothingRecordedError(ExportRefusedError):
+    """No camera of the request recorded anything usable in the window."""
 
 
 class ExportNotFoundError(LookupError):
@@ -121,6 +125,17 @@ class ExportState(StrEnum):
     FAILED = "failed"
 
 
+class CameraPlan(BaseModel):
+    """What one camera recorded over the requested window, known before the export
+    starts: so an investigator sees the gaps up front, not after waiting."""
+
+    camera_id: str
+    segments: int
+    recorded_seconds: float
+    coverage: float = Field(description="recorded fraction of the window, 0..1")
+    gaps: list[Span]
+
+
 class ExportStatus(BaseModel):
     """A snapshot of one export: state, progress 0..1 with the phase, and the outcome."""
 
@@ -139,3 +154,7 @@ class ExportStatus(BaseModel):
     directory: str | None = None
     manifest_sha256: str | None = None
     download: str | None = Field(default=None, description="path of the MP4 or the zip")
+    download_sha256: str | None = None
+    coverage: list[CameraPlan] = Field(
+        default_factory=list, description="per camera, what was recorded in the window and "
+                                          "the gaps, as checked when the export was asked for")

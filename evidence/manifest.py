@@ -1,5 +1,7 @@
 """The export manifest: the request, each camera's sources and products with their
-SHA-256, and the software that made them. Written last, beside the exported files."""
+SHA-256, the software that made them and the key that signs it. Written last, beside
+the exported files, then signed (``signature.json``: an Ed25519 signature of the
+manifest's exact bytes)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,11 @@ from compoundeye import __version__
 from compoundeye.site.models import Location
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = "compoundeye-export/1"
+SIGNATURE_NAME = "signature.json"
+PUBLIC_KEYS_NAME = "public-keys.json"
+MANIFEST_FORMAT = "compoundeye-export/2"
+"""Format 2 is signed and carries the examiner's tools; format 1 (unsigned) still reads."""
+SIGNATURE_FORMAT = "compoundeye-signature/1"
 
 
 class _Model(BaseModel):
@@ -71,6 +77,14 @@ class GapEntry(_Model):
     reason: str
 
 
+class CameraNote(_Model):
+    """Something an examiner should know about one camera's files (how its audio was
+    stored, a keyframe-forced start, ...): a short topic and the text."""
+
+    topic: str = Field(max_length=64)
+    text: str = Field(max_length=4000)
+
+
 class CameraEntry(_Model):
     """One camera's part of the export."""
 
@@ -87,6 +101,8 @@ class CameraEntry(_Model):
     master: MasterFile | None
     working_copy: WorkingCopy | None
     note: str | None = None
+    notes: list[CameraNote] = Field(default_factory=list,
+                                    description="per-camera notes for the examiner")
 
 
 class RequestEntry(_Model):
@@ -112,6 +128,15 @@ class Software(_Model):
     platform: str
 
 
+class SigningInfo(_Model):
+    """The key that signs this manifest (its signature is in ``signature.json``)."""
+
+    algorithm: str
+    key_id: str
+    public_key: str = Field(description="raw 32-byte Ed25519 public key, base64")
+    fingerprint: str = Field(description="SHA-256 of the raw public key, hex")
+
+
 class Manifest(_Model):
     """Everything needed to vouch for an export's bytes."""
 
@@ -122,6 +147,10 @@ class Manifest(_Model):
     request: RequestEntry
     software: Software
     cameras: list[CameraEntry]
+    signing: SigningInfo | None = Field(default=None, description="None only in format 1")
+    tools: list[FileEntry] = Field(
+        default_factory=list,
+        description="the stand-alone verifier, the examiner's README and the public keys")
 
     def files(self) -> list[FileEntry]:
         """Every exported file the manifest vouches for."""
@@ -132,6 +161,19 @@ class Manifest(_Model):
             if camera.working_copy is not None:
                 out.append(camera.working_copy)
         return out
+
+
+class SignatureFile(_Model):
+    """``signature.json``: the Ed25519 signature of ``manifest.json``'s exact bytes."""
+
+    format: str = SIGNATURE_FORMAT
+    algorithm: str
+    signed_file: str = MANIFEST_NAME
+    key_id: str
+    public_key: str
+    fingerprint: str
+    manifest_sha256: str
+    signature: str = Field(description="64-byte Ed25519 signature, base64")
 
 
 def ffmpeg_version() -> str:
@@ -177,16 +219,26 @@ def dump(manifest: Manifest) -> bytes:
     return (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
 
 
-def write_manifest(directory: Path, manifest: Manifest) -> str:
-    """Write ``manifest.json`` atomically and durably; returns its SHA-256."""
-    data = dump(manifest)
-    tmp = directory / f".{MANIFEST_NAME}.tmp"
+def write_durably(path: Path, data: bytes) -> None:
+    """Write a file atomically (temporary name, fsync, rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-    tmp.replace(directory / MANIFEST_NAME)
+    tmp.replace(path)
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> str:
+    """Write ``manifest.json`` atomically and durably; returns its SHA-256."""
+    data = dump(manifest)
+    write_durably(directory / MANIFEST_NAME, data)
     return hashlib.sha256(data).hexdigest()
+
+
+def read_signature(directory: Path) -> SignatureFile:
+    """``signature.json`` of an export directory."""
+    return SignatureFile.model_validate_json((directory / SIGNATURE_NAME).read_bytes())
 
 
 def read_manifest(directory: Path) -> tuple[Manifest, str]:

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -22,6 +22,7 @@ import redis
 from compoundeye import bus
 from compoundeye.camera_status import CameraState, CameraStatusReport, WatchMode
 from compoundeye.events import Event, make_event
+from compoundeye.legal_holds import HoldReader
 from compoundeye.mqtt_url import MqttUrlError
 from compoundeye.settings import Settings
 from compoundeye.site.models import Camera, Site
@@ -121,6 +122,8 @@ class EdgeWorker:
         writer: Any = None
         collector: MetricsCollector | None = None
         door_listener: DoorListener | None = None
+        holds = HoldReader(self.settings.effective_database_url,
+                           margin=timedelta(seconds=2 * edge.segment_seconds))
         try:
             self._events_thread = _start_thread("events", publisher.run)
             previous = read_previous_statuses(client, self.camera_ids)
@@ -157,7 +160,10 @@ class EdgeWorker:
                                   self.settings.exports_dir, self.camera_ids,
                                   recordings_days=self.site.retention.recordings_days,
                                   snapshots_days=self.site.retention.snapshots_days,
-                                  min_free_bytes=self.site.retention.min_free_bytes)
+                                  min_free_bytes=self.site.retention.min_free_bytes,
+                                  holds=holds, alarm=publisher.publish,
+                                  worker_id=self.options.worker_id,
+                                  segment_seconds=float(edge.segment_seconds))
             self._retention_thread = _start_thread("retention",
                                                    lambda: self._retention_loop(retention))
             if self.options.doors:
@@ -171,6 +177,7 @@ class EdgeWorker:
             self._supervise(collector)
         finally:
             self._shutdown(publisher, writer, collector, door_listener)
+            holds.close()
             client.close()
 
     def _make_metrics_writer(self) -> PointWriter:

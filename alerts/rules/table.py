@@ -10,6 +10,7 @@ from alerts.rules.base import AlertRule
 from alerts.rules.cameras import CameraOffline, CameraTamper
 from alerts.rules.doors import DoorOffline, DoorStateRules
 from alerts.rules.motion import ArmedZoneMotion
+from alerts.rules.storage import RetentionBlocked
 
 RULES: tuple[type[AlertRule], ...] = (
     DoorStateRules,
@@ -19,4 +20,5 @@ RULES: tuple[type[AlertRule], ...] = (
     ActivityBaselineRule,  # before the armed zone: a motion.start's anomalies come first
     ArmedZoneMotion,
     ActivityAnomalyEvents,
+    RetentionBlocked,
 )

@@ -217,6 +217,7 @@ class Priorities(StrictModel):
     camera_offline: int = Field(default=3, ge=1, le=5)
     motion_armed: int = Field(default=3, ge=1, le=5)
     activity_anomaly: int = Field(default=4, ge=1, le=5)
+    retention_blocked: int = Field(default=2, ge=1, le=5)
 
 
 class Retention(StrictModel):

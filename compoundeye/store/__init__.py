@@ -1,9 +1,11 @@
-"""The SQL store (SQLAlchemy Core): alerts with history and notes, audit, exports.
+"""The SQL store (SQLAlchemy Core): alerts with history and notes, audit (a hash chain),
+exports, legal holds.
 
 SQLite file by default (``Settings.effective_database_url``), PostgreSQL through
 ``CE_DATABASE_URL`` (``postgresql+psycopg://``); one schema, ordered migrations.
 """
 
+from compoundeye.legal_holds import HeldWindows
 from compoundeye.store.models import (
     Alert,
     AlertChange,
@@ -12,6 +14,7 @@ from compoundeye.store.models import (
     AuditEntry,
     ExportRecord,
     HistoryEntry,
+    Hold,
     InvalidTransitionError,
     NewAlert,
     Note,
@@ -27,7 +30,9 @@ __all__ = [
     "AlertStatus",
     "AuditEntry",
     "ExportRecord",
+    "HeldWindows",
     "HistoryEntry",
+    "Hold",
     "InvalidTransitionError",
     "NewAlert",
     "NotFoundError",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, func, select
 
 from compoundeye.store import schema
+from compoundeye.store.audit_chain import rechain
 from compoundeye.store.db import write_transaction
 from compoundeye.timeutil import utcnow
 
@@ -30,7 +31,23 @@ class Migration:
 
 
 def _base_tables(conn: Connection) -> None:
-    schema.metadata.create_all(conn, tables=list(schema.BASE_TABLES), checkfirst=True)
+    tables = schema.base_tables_v1()
+    tables[0].metadata.create_all(conn, tables=tables, checkfirst=True)
+
+
+def _legal_holds(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=list(schema.HOLD_TABLES), checkfirst=True)
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_legal_holds_case "
+                         "ON legal_holds (case_id)")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_legal_hold_cameras_camera "
+                         "ON legal_hold_cameras (camera_id)")
+
+
+def _audit_chain(conn: Connection) -> None:
+    for column in ("prev_hash", "row_hash"):
+        conn.exec_driver_sql(f"ALTER TABLE audit ADD COLUMN {column} VARCHAR(64)")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_audit_action_at ON audit (action, at)")
+    rechain(conn)
 
 
 # Written as DDL rather than ``Index`` objects: those would attach to the tables and be
@@ -59,6 +76,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base tables: alerts, history, notes, processed events, audit, exports",
               _base_tables),
     Migration(2, "indexes for alert, audit and export listings", _indexes),
+    Migration(3, "legal holds: cameras and a window kept from retention for a case",
+              _legal_holds),
+    Migration(4, "audit hash chain: prev_hash and row_hash on every row", _audit_chain),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -200,11 +200,13 @@ class AuditEntry:
     target: str
     details: dict[str, Any]
     ip: str | None
+    row_hash: str | None = None
+    """This row's link in the audit hash chain."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "at": _iso(self.at), "actor": self.actor, "role": self.role,
                 "action": self.action, "target": self.target, "details": self.details,
-                "ip": self.ip}
+                "ip": self.ip, "row_hash": self.row_hash}
 
 
 EXPORT_STATUSES = ("queued", "running", "done", "failed")
@@ -232,3 +234,33 @@ class ExportRecord:
                 "created_at": _iso(self.created_at), "finished_at": _iso(self.finished_at),
                 "manifest_path": self.manifest_path, "error": self.error,
                 "request": self.request}
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A legal hold: cameras and a window kept from retention for a case until released."""
+
+    id: str
+    case_id: str
+    reason: str
+    camera_ids: tuple[str, ...]
+    start: datetime
+    end: datetime
+    placed_by: str
+    placed_role: str
+    placed_at: datetime
+    released_by: str | None = None
+    released_at: datetime | None = None
+    release_reason: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "case_id": self.case_id, "reason": self.reason,
+                "camera_ids": list(self.camera_ids), "start": _iso(self.start),
+                "end": _iso(self.end), "placed_by": self.placed_by,
+                "placed_role": self.placed_role, "placed_at": _iso(self.placed_at),
+                "active": self.active, "released_by": self.released_by,
+                "released_at": _iso(self.released_at), "release_reason": self.release_reason}

@@ -1,4 +1,5 @@
-"""The alert store's tables: one SQLAlchemy Core schema for SQLite and PostgreSQL.
+"""The store's tables (alerts, audit, exports, legal holds): one SQLAlchemy Core schema
+for SQLite and PostgreSQL.
 
 Times are timezone-aware UTC on the way in and out. PostgreSQL keeps them as
 ``timestamptz``; SQLite has no such type, so they are stored as naive UTC text
@@ -8,6 +9,7 @@ Times are timezone-aware UTC on the way in and out. PostgreSQL keeps them as
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -120,18 +122,27 @@ processed_events = Table(
     Column("at", _utc(), nullable=False),
 )
 
-audit = Table(
-    "audit",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", _utc(), nullable=False),
-    Column("actor", String(128), nullable=False),
-    Column("role", String(32), nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("target", String(256), nullable=False, default=""),
-    Column("details", JSON, nullable=False),
-    Column("ip", String(64), nullable=True),
-)
+def _audit_columns(*, chained: bool) -> list[Column[Any]]:
+    """The audit table's columns; ``chained`` adds the hash chain of migration 4."""
+    columns: list[Column[Any]] = [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("at", _utc(), nullable=False),
+        Column("actor", String(128), nullable=False),
+        Column("role", String(32), nullable=False),
+        Column("action", String(64), nullable=False),
+        Column("target", String(256), nullable=False, default=""),
+        Column("details", JSON, nullable=False),
+        Column("ip", String(64), nullable=True),
+    ]
+    if chained:
+        # SHA-256 (hex) of the previous row's ``row_hash`` and this row's content
+        # (compoundeye.store.audit_chain); NULL only before migration 4 filled them.
+        columns += [Column("prev_hash", String(64), nullable=True),
+                    Column("row_hash", String(64), nullable=True)]
+    return columns
+
+
+audit = Table("audit", metadata, *_audit_columns(chained=True))
 
 exports = Table(
     "exports",
@@ -149,6 +160,32 @@ exports = Table(
     Column("request", JSON, nullable=False),
 )
 
+legal_holds = Table(
+    "legal_holds",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("case_id", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("window_start", _utc(), nullable=False),
+    Column("window_end", _utc(), nullable=False),
+    Column("placed_by", String(128), nullable=False),
+    Column("placed_role", String(32), nullable=False),
+    Column("placed_at", _utc(), nullable=False),
+    Column("released_by", String(128), nullable=True),
+    Column("released_at", _utc(), nullable=True),
+    Column("release_reason", Text, nullable=True),
+)
+
+legal_hold_cameras = Table(
+    "legal_hold_cameras",
+    metadata,
+    Column("hold_id", String(40), ForeignKey("legal_holds.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("camera_id", String(128), primary_key=True),
+)
+
+HOLD_TABLES: tuple[Table, ...] = (legal_holds, legal_hold_cameras)
+
 schema_version = Table(
     "schema_version",
     metadata,
@@ -165,4 +202,18 @@ BASE_TABLES: tuple[Table, ...] = (
     audit,
     exports,
 )
+"""The tables of migration 1 (in their latest shape; see :func:`base_tables_v1`)."""
+
+
+def base_tables_v1() -> list[Table]:
+    """The tables of migration 1 as they were then: the audit table without its chain
+    columns (migration 4 adds them), so an upgraded database and a fresh one match."""
+    old = MetaData()
+    out = []
+    for table in BASE_TABLES:
+        if table is audit:
+            out.append(Table("audit", old, *_audit_columns(chained=False)))
+        else:
+            out.append(table.to_metadata(old))
+    return out
 

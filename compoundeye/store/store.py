@@ -1,4 +1,5 @@
-"""The :class:`Store` facade: one engine, migrated on open, with alerts, audit and exports."""
+"""The :class:`Store` facade: one engine, migrated on open, with alerts, audit, exports and
+legal holds."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from compoundeye.store.alerts import AlertRepo, ChangeHook
 from compoundeye.store.audit import AuditRepo
 from compoundeye.store.db import make_engine, read_transaction, write_transaction
 from compoundeye.store.exports import ExportRepo
+from compoundeye.store.holds import HoldRepo
 from compoundeye.store.migrations import migrate
 
 
@@ -22,7 +24,8 @@ class Store:
     """The SQL store shared by the alerting service and the dashboard.
 
     ``store.alerts`` (lifecycle, listings), ``store.audit`` (record, list) and
-    ``store.exports`` (create, update, get, list) each run one transaction per call;
+    ``store.exports`` (create, update, get, list) and ``store.holds`` (place, release,
+    list, the windows retention keeps) each run one transaction per call;
     ``store.transaction()`` gives a connection for batch work with the functions of
     :mod:`compoundeye.store.alerts`. The schema is migrated when the store opens.
     """
@@ -39,6 +42,7 @@ class Store:
         self.alerts = AlertRepo(self.engine, on_change)
         self.audit = AuditRepo(self.engine)
         self.exports = ExportRepo(self.engine)
+        self.holds = HoldRepo(self.engine)
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> Store:

@@ -20,7 +20,7 @@ from compoundeye.redis_text import text, text_or_none
 from compoundeye.store import Alert, AlertFilter, AlertStatus, InvalidTransitionError, NotFoundError
 from compoundeye.store.models import OPEN_STATUSES
 from dashboard.audit import record_audit
-from dashboard.clip_response import serve_clip
+from dashboard.clip_response import ClipView, serve_clip
 from dashboard.deps import OperatorDep, StateDep, client_ip
 from dashboard.state import AppState
 from dashboard.validation import (
@@ -244,7 +244,7 @@ async def snapshot(state: StateDep, _caller: OperatorDep, alert_id: AlertId) -> 
 
 @router.get("/{alert_id}/clip", summary="The linked clip as MP4 (HTTP Range supported)",
             response_class=FileResponse, responses={200: {"content": {"video/mp4": {}}}})
-async def clip(state: StateDep, _caller: OperatorDep, alert_id: AlertId,
+async def clip(state: StateDep, caller: OperatorDep, request: Request, alert_id: AlertId,
                camera: SiteId = None) -> FileResponse:
     alert = await run_in_threadpool(_get, state, alert_id)
     if not alert.cameras or alert.clip_start is None or alert.clip_end is None:
@@ -252,4 +252,5 @@ async def clip(state: StateDep, _caller: OperatorDep, alert_id: AlertId,
     chosen = camera or alert.cameras[0]
     if chosen not in alert.cameras:
         raise HTTPException(404, detail=f"camera {chosen} is not linked to this alert")
-    return await serve_clip(state, chosen, alert.clip_start, alert.clip_end)
+    return await serve_clip(state, chosen, alert.clip_start, alert.clip_end, ClipView(
+        caller.name, caller.role.value, "alert.clip", alert.id, client_ip(request)))

@@ -1,4 +1,5 @@
-"""``GET /api/audit``: who did what, when (admin)."""
+"""``GET /api/audit``: who did what, when (admin); ``GET /api/audit/verify``: whether the
+audit hash chain is whole, and the first broken row if not."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
+from compoundeye.store.audit_chain import verify_chain
 from dashboard.deps import AdminDep, StateDep
 from dashboard.validation import TimeQuery, check_window, query_time
 
@@ -32,3 +34,9 @@ async def list_audit(
         lambda: state.store.audit.list(actor=actor, action=action, target=target,
                                        since=since_at, until=until_at, limit=limit, offset=offset))
     return [e.as_dict() for e in entries]
+
+
+@router.get("/verify", summary="Walk the audit hash chain; the first broken row if any")
+async def verify_audit(state: StateDep, _caller: AdminDep) -> dict[str, Any]:
+    report = await run_in_threadpool(verify_chain, state.store.engine)
+    return report.as_dict()

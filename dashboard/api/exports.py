@@ -1,4 +1,6 @@
-"""Evidence exports: start one, follow it, read its manifest, download it."""
+"""Evidence exports: start one (refused with 422 when nothing was recorded in the window;
+the gaps of a partly covered one in the answer at once), follow it, read its manifest,
+download it, verify it (signature and hashes; audited as ``export.verify``)."""
 
 from __future__ import annotations
 
@@ -23,10 +25,15 @@ from evidence import (
     ExportRequest,
     ExportState,
     ExportStatus,
+    NothingRecordedError,
     Place,
+    VerifyReport,
     export_dir,
     read_manifest,
+    verify_details,
+    verify_export,
 )
+from evidence.exporter import sha256_file
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
 
@@ -78,6 +85,8 @@ async def create_export(state: StateDep, caller: InvestigatorDep, request: Reque
     try:
         status = await run_in_threadpool(state.exports.submit, export_request,
                                          role=caller.role.value, ip=client_ip(request))
+    except NothingRecordedError as exc:
+        raise HTTPException(422, detail=str(exc)) from None
     except ExportRefusedError as exc:
         raise HTTPException(400, detail=str(exc)) from None
     return _view(state, status)
@@ -108,10 +117,31 @@ async def download(state: StateDep, caller: InvestigatorDep, request: Request,
     root = state.settings.exports_dir.resolve()
     if not path.is_relative_to(root) or not path.is_file():
         raise HTTPException(404, detail="export file not found")
+    digest = status.download_sha256 or (await run_in_threadpool(sha256_file, path))[1]
     await run_in_threadpool(record_audit, state, caller.name, caller.role.value,
                             "export.download", status.id,
-                            {"case_id": status.case_id, "file": path.name}, client_ip(request))
+                            {"case_id": status.case_id, "file": path.name, "sha256": digest,
+                             "manifest_sha256": status.manifest_sha256}, client_ip(request))
     media = "application/zip" if path.suffix == ".zip" else "video/mp4"
     case = re.sub(r"[^A-Za-z0-9_.-]+", "_", status.case_id).strip("._")[:64]
     return FileResponse(path, media_type=media,
                         filename=f"{case}-{path.name}" if case else path.name)
+
+
+def _verify(state: AppState, status: ExportStatus) -> VerifyReport:
+    directory = export_dir(state.settings.exports_dir, status.id)
+    return verify_export(directory, status.manifest_sha256, keyring=state.exports.keyring)
+
+
+@router.post("/{export_id}/verify", summary="Check an export's signature and every hash")
+async def verify(state: StateDep, caller: InvestigatorDep, request: Request,
+                 export_id: ExportId) -> dict[str, Any]:
+    status = await run_in_threadpool(_status, state, export_id)
+    if status.state is not ExportState.DONE:
+        raise HTTPException(409, detail=f"export is {status.state.value}, not finished")
+    report = await run_in_threadpool(_verify, state, status)
+    await run_in_threadpool(record_audit, state, caller.name, caller.role.value,
+                            "export.verify", status.id, verify_details(report),
+                            client_ip(request))
+    out: dict[str, Any] = report.model_dump(mode="json", exclude={"directory"})
+    return out

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
-from dashboard.clip_response import serve_clip
+from dashboard.clip_response import ClipView, serve_clip
 from dashboard.deps import InvestigatorDep, StateDep, client_ip
 from dashboard.validation import ID_RE_TEXT, RequiredTimeQuery, check_window, required_time
 from evidence import Place, SearchError, record_search, search_coverage
@@ -44,6 +44,8 @@ async def search(
     near: Annotated[str | None, Query(max_length=64, description="lat,lon")] = None,
     radius_m: Annotated[float, Query(ge=0, le=10_000)] = 50.0,
     camera: Annotated[list[str] | None, Query(max_length=4096)] = None,
+    case_id: Annotated[str | None, Query(min_length=1, max_length=128,
+                                         description="the case this search is for")] = None,
 ) -> dict[str, Any]:
     start_at, end_at = required_time(start, "start"), required_time(end, "end")
     check_window(start_at, end_at, max_days=MAX_SEARCH_HOURS / 24)
@@ -63,7 +65,7 @@ async def search(
     await run_in_threadpool(
         lambda: record_search(state.store.audit, actor=caller.name, role=caller.role.value,
                               place=place, start=start_at, end=end_at, results=found,
-                              ip=client_ip(request)))
+                              ip=client_ip(request), case_id=case_id))
     return {"place": place.describe(), "start": start_at.isoformat(),
             "end": end_at.isoformat(),
             "cameras": [c.model_dump(mode="json") for c in found]}
@@ -73,7 +75,8 @@ async def search(
             response_class=FileResponse, responses={200: {"content": {"video/mp4": {}}}})
 async def clip(
     state: StateDep,
-    _caller: InvestigatorDep,
+    caller: InvestigatorDep,
+    request: Request,
     camera: Annotated[str, Query(pattern=ID_RE_TEXT)],
     start: Moment,
     end: Moment,
@@ -82,4 +85,5 @@ async def clip(
     check_window(start_at, end_at, max_days=1 / 24)
     if state.site.camera(camera) is None:
         raise HTTPException(404, detail=f"unknown camera {camera!r}")
-    return await serve_clip(state, camera, start_at, end_at)
+    return await serve_clip(state, camera, start_at, end_at, ClipView(
+        caller.name, caller.role.value, "recordings.clip", camera, client_ip(request)))

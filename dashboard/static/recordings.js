@@ -72,6 +72,7 @@
       if (k === "camera_ids") for (const id of v) params.append("camera", id);
       else if (k !== "lat" && k !== "lon") params.set(k, v);
     }
+    if ($("case").value.trim()) params.set("case_id", $("case").value.trim());  // for the custody report
     $("search-msg").textContent = "searching…";
     try {
       found = await json(`/api/recordings/search?${params}`);
@@ -113,7 +114,11 @@
       const job = await json("/api/exports", { method: "POST", body: {
         camera_ids: ids, start: found.start, end: found.end,
         case_id: $("case").value, reason: $("reason").value, place } });
-      $("export-msg").textContent = "export started";
+      // Said before the investigator waits: which cameras recorded how much, and the gaps.
+      const gaps = (job.coverage || []).filter((c) => c.gaps.length);
+      $("export-msg").textContent = "export started" + (gaps.length ? " · gaps: " + gaps.map((c) =>
+        `${c.camera_id} ${(c.coverage * 100).toFixed(0)}% recorded (${c.gaps.map((g) =>
+          `${local(g.start)}–${new Date(g.end).toLocaleTimeString()}`).join(", ")})`).join("; ") : "");
       $("job").hidden = false;
       $("job-id").textContent = job.id;
       $("download").hidden = true;

@@ -18,6 +18,7 @@ from evidence.export_models import (
     ExportRequest,
     ExportState,
 )
+from evidence.signing import Keyring
 from evidence.verify import verify_export
 from tests.evidence.conftest import T0
 
@@ -31,6 +32,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def _manager(site: Site, data_dir: Path, store: Store, **limits: float) -> ExportManager:
     return ExportManager(site, data_dir / "recordings", data_dir / "exports",
+                         keyring=Keyring(data_dir / "keys"),
                          limits=ExportLimits.model_validate(limits), audit=store.audit,
                          records=store.exports)
 

@@ -17,6 +17,7 @@ from compoundeye.site.models import Site
 from evidence.export_models import ExportRefusedError, ExportRequest, new_export_id
 from evidence.exporter import Exporter
 from evidence.manifest import MANIFEST_NAME, read_manifest
+from evidence.signing import Keyring
 from tests.evidence.conftest import FPS, GOP_SECONDS, T0
 
 
@@ -44,7 +45,7 @@ def _request(cameras: list[str], start_s: float, end_s: float) -> ExportRequest:
 
 
 def _export(site: Site, data_dir: Path, request: ExportRequest):
-    exporter = Exporter(site, data_dir / "recordings")
+    exporter = Exporter(site, data_dir / "recordings", keyring=Keyring(data_dir / "keys"))
     export_id = new_export_id()
     return exporter.run(export_id, request, data_dir / "exports" / export_id,
                         role="investigator")
@@ -52,7 +53,8 @@ def _export(site: Site, data_dir: Path, request: ExportRequest):
 
 def test_thirty_second_export_is_exact_and_plays(export_site: Site, data_dir: Path) -> None:
     phases: list[tuple[float, str]] = []
-    exporter = Exporter(export_site, data_dir / "recordings")
+    exporter = Exporter(export_site, data_dir / "recordings",
+                        keyring=Keyring(data_dir / "keys"))
     request = _request(["cam-door"], 12.5, 42.5)
     result = exporter.run(new_export_id(), request, data_dir / "exports" / "x",
                           progress=lambda f, p: phases.append((f, p)))
@@ -133,9 +135,12 @@ def test_several_cameras_one_folder_each_zipped(export_site: Site, data_dir: Pat
     with zipfile.ZipFile(result.download) as archive:
         infos = {i.filename: i for i in archive.infolist()}
         assert all(i.compress_type == zipfile.ZIP_STORED for i in infos.values())
-        expected = {MANIFEST_NAME, *(f.path for f in result.manifest.files())}
+        expected = {MANIFEST_NAME, "signature.json", "verify.py", "README.txt",
+                    "public-keys.json", *(f.path for f in result.manifest.files())}
         assert set(infos) == expected
-        for entry in result.manifest.files():
+        assert {t.path for t in result.manifest.tools} == {"verify.py", "README.txt",
+                                                           "public-keys.json"}
+        for entry in [*result.manifest.files(), *result.manifest.tools]:
             assert hashlib.sha256(archive.read(entry.path)).hexdigest() == entry.sha256
     assert {p.name for p in result.directory.iterdir() if p.is_dir()} == {"cam-door", "cam-near"}
 
@@ -175,7 +180,8 @@ def test_a_stop_request_cancels_the_export(export_site: Site, data_dir: Path) ->
     stop = threading.Event()
     stop.set()
     with pytest.raises(ExportCancelledError):
-        Exporter(export_site, data_dir / "recordings").run(
+        Exporter(export_site, data_dir / "recordings",
+                        keyring=Keyring(data_dir / "keys")).run(
             new_export_id(), _request(["cam-door"], 0, 30), data_dir / "exports" / "c",
             stop=stop)
 

@@ -19,6 +19,7 @@ from compoundeye.recordings import covered, gaps, list_segments
 from compoundeye.site.models import Site
 from evidence.export_models import ExportRequest, new_export_id
 from evidence.exporter import Exporter, ExportResult
+from evidence.signing import Keyring
 from evidence.verify import verify_export
 from ingest.recorder import Recorder
 from tests.polling import poll
@@ -66,7 +67,8 @@ def _export(root: Path, start: datetime, end: datetime) -> ExportResult:
     request = ExportRequest(camera_ids=["cam-door"], start=start, end=end, case_id="C-RTSP",
                             reason="acceptance", requester="tester")
     export_id = new_export_id()
-    return Exporter(_site(), root).run(export_id, request, root.parent / "exports" / export_id)
+    exporter = Exporter(_site(), root, keyring=Keyring(root.parent / "keys"))
+    return exporter.run(export_id, request, root.parent / "exports" / export_id)
 
 
 def _gop_seconds(path: Path) -> float:
