@@ -55,10 +55,8 @@ class SegmentClock:
         while len(self._anchors) > self.window:
             self._anchors.popleft()
         anchor = min(self._anchors)
-        if jumped and self._last_end is not None:
-            start = self._last_end
-        else:
-            start = anchor + stream_start
+        # After a jump the segment starts where the previous one ended.
+        start = self._last_end if jumped and self._last_end is not None else anchor + stream_start
         if self._last_start is not None:
             # Names have one-second resolution: keep them strictly increasing.
             start = max(start, self._last_start + 1.0)

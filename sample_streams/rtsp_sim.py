@@ -69,14 +69,14 @@ LAUNCH = (
 )
 # Live audio for matrix cameras (sample_streams/matrix.py): a quiet tone on the pipeline
 # clock, so it runs in step with the video whoever watches.
+_TONE = "audiotestsrc name=asrc is-live=true wave=sine freq=440 volume=0.2"
 AUDIO = {
-    "pcmu": "audiotestsrc name=asrc is-live=true wave=sine freq=440 volume=0.2 samplesperbuffer=160 ! "
-            "audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay1",
-    "pcma": "audiotestsrc name=asrc is-live=true wave=sine freq=440 volume=0.2 samplesperbuffer=160 ! "
-            "audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1",
-    "aac": "audiotestsrc name=asrc is-live=true wave=sine freq=440 volume=0.2 samplesperbuffer=1024 ! "
-           "audio/x-raw,rate=16000,channels=1 ! voaacenc bitrate=32000 ! "
-           "rtpmp4gpay name=pay1 pt=97",
+    "pcmu": f"{_TONE} samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 ! mulawenc ! "
+            "rtppcmupay name=pay1",
+    "pcma": f"{_TONE} samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 ! alawenc ! "
+            "rtppcmapay name=pay1",
+    "aac": f"{_TONE} samplesperbuffer=1024 ! audio/x-raw,rate=16000,channels=1 ! "
+           "voaacenc bitrate=32000 ! rtpmp4gpay name=pay1 pt=97",
 }
 
 

@@ -107,7 +107,7 @@ def load_clip(name: str, path: Path, fps: int, codec: str = "h264") -> Clip:
     finally:
         pipeline.set_state(Gst.State.NULL)
     if not units or not keys[0]:
-        raise RuntimeError(f"{path}: no {codec} access units (or it does not start with a keyframe)")
+        raise RuntimeError(f"{path}: no {codec} access units (or no keyframe first)")
     # Stream time comes from the simulator clock, not the file: drop timing fields from caps.
     structure = Gst.Caps.from_string(caps).get_structure(0)
     keep = ["stream-format", "alignment", "width", "height", "profile", "level", "tier"]
