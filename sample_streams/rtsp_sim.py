@@ -45,11 +45,11 @@ from typing import Any
 import gi
 
 gi.require_version("Gst", "1.0")
-gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 from sample_streams import clock_stream  # noqa: E402
+from sample_streams.sim_matrix import launch_for, make_auth, not_seekable  # noqa: E402
 from sample_streams.sim_media import (  # noqa: E402
     Clip,
     Feed,
@@ -63,32 +63,6 @@ log = logging.getLogger("rtsp_sim")
 
 CLIPS_DIR = Path(__file__).resolve().parent / "clips"
 STREAMS = ("main", "sub")
-LAUNCH = (
-    "( appsrc name=src is-live=true format=time do-timestamp=false max-buffers=45 "
-    "leaky-type=downstream ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
-)
-# Live audio for matrix cameras (sample_streams/matrix.py): a quiet tone on the pipeline
-# clock, so it runs in step with the video whoever watches.
-_TONE = "audiotestsrc name=asrc is-live=true wave=sine freq=440 volume=0.2"
-AUDIO = {
-    "pcmu": f"{_TONE} samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 ! mulawenc ! "
-            "rtppcmupay name=pay1",
-    "pcma": f"{_TONE} samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 ! alawenc ! "
-            "rtppcmapay name=pay1",
-    "aac": f"{_TONE} samplesperbuffer=1024 ! audio/x-raw,rate=16000,channels=1 ! "
-           "voaacenc bitrate=32000 ! rtpmp4gpay name=pay1 pt=97",
-}
-
-
-def launch_for(codec: str = "h264", audio: str = "none") -> str:
-    """The media pipeline of a mount: appsrc video (H.264 or H.265), optional live audio."""
-    video = (
-        "appsrc name=src is-live=true format=time do-timestamp=false max-buffers=45 "
-        f"leaky-type=downstream ! rtp{codec}pay name=pay0 pt=96 config-interval=-1"
-    )
-    if audio == "none":
-        return f"( {video} )"
-    return f"( {video} {AUDIO[audio]} )"
 
 
 class Simulator:
@@ -177,19 +151,7 @@ class Simulator:
             return self.server
         if method not in self.auth_servers:
             server = self._new_server(self.host, 0)
-            auth = GstRtspServer.RTSPAuth()
-            token = GstRtspServer.RTSPToken()
-            token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "user")
-            if method == "digest":
-                auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
-                auth.add_digest(self.auth_user, self.auth_password, token)
-            elif method == "basic":
-                auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
-                auth.add_basic(GstRtspServer.RTSPAuth.make_basic(
-                    self.auth_user, self.auth_password), token)
-            else:
-                raise ValueError(f"unknown auth method {method!r}")
-            server.set_auth(auth)
+            server.set_auth(make_auth(method, self.auth_user, self.auth_password))
             self.auth_servers[method] = server
         return self.auth_servers[method]
 
@@ -216,7 +178,7 @@ class Simulator:
         appsrc.set_property("caps", Gst.Caps.from_string(clip.caps))
         audio = media.get_element().get_by_name("asrc")
         if audio is not None:
-            _not_seekable(audio)
+            not_seekable(audio)
         behaviour = variant.get("behaviour")
         every = float(variant.get("reboot_every_s") or 0)
         token = self.feeder.add(
@@ -343,19 +305,6 @@ class Simulator:
             info["variant"] = {k: variant.get(k) for k in
                                ("codec", "audio", "auth", "behaviour", "reboot_every_s")}
         return info
-
-
-def _not_seekable(source: Any) -> None:
-    """A live camera cannot seek: make the audio test source say so, or the PLAY's
-    ``Range: npt=0-`` seek (which the video appsrc cannot do) would fail with 503."""
-
-    def answer(_pad: Any, info: Any) -> Any:
-        query = info.get_query()
-        if query is not None and query.type == Gst.QueryType.SEEKING:
-            return Gst.PadProbeReturn.HANDLED  # answered as made: seekable false
-        return Gst.PadProbeReturn.OK
-
-    source.get_static_pad("src").add_probe(Gst.PadProbeType.QUERY_UPSTREAM, answer)
 
 
 def _watches(client: Any, paths: set[str]) -> bool:
