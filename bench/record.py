@@ -13,7 +13,11 @@ record every camera at once:
 After a warm-up (every camera has finished a segment) the run lasts ``seconds`` (120; 45
 with ``--quick``). CPU is the user+system time of the ffmpeg processes themselves, read
 from /proc (psutil), never the machine's: the simulator's own CPU is not counted.
-Bytes received and written are each ffmpeg's ``rchar``/``wchar`` from /proc/<pid>/io.
+Bytes written are each ffmpeg's ``wchar`` (/proc/<pid>/io); bytes received are the
+``bytes_received`` of its TCP sockets (``ss -tinp``: ffmpeg reads the RTSP socket with
+recv(), which ``rchar`` does not count). The baseline starts once every recorder has
+finished a segment (the simulator's shared media are up by then; a second client of a
+media still being prepared is refused with 503, and the bare ffmpeg does not retry).
 
 ratio = baseline CPU / our CPU (target >= 0.95: recording must cost no more than the bare
 ffmpeg). Coverage: the fraction of the measured wall-clock window each camera's segments
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -55,8 +60,10 @@ class _Usage:
     rchar: dict[int, int] = field(default_factory=dict)
     wchar: dict[int, int] = field(default_factory=dict)
 
-    def sample(self, pids: list[int]) -> None:
+    def sample(self, pids: list[int], received: dict[int, int] | None = None) -> None:
         for pid in pids:
+            if received is not None and pid in received:
+                self.rchar[pid] = received[pid]
             try:
                 proc = psutil.Process(pid)
                 times = proc.cpu_times()
@@ -64,11 +71,31 @@ class _Usage:
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
             self.cpu[pid] = times.user + times.system
-            self.rchar[pid] = io.read_chars
             self.wchar[pid] = io.write_chars
 
     def totals(self) -> tuple[float, int, int]:
         return sum(self.cpu.values()), sum(self.rchar.values()), sum(self.wchar.values())
+
+
+_SS_PID = re.compile(r"pid=(\d+)")
+_SS_RECEIVED = re.compile(r"bytes_received:(\d+)")
+
+
+def _received_by_pid() -> dict[int, int]:
+    """Bytes received per process over its TCP sockets, from ``ss -tinp``."""
+    out = subprocess.run(["ss", "-tinpH"], capture_output=True, text=True, timeout=30,
+                         check=False).stdout
+    found: dict[int, int] = {}
+    pids: list[int] = []
+    for line in out.splitlines():
+        if not line.startswith((" ", "\t")):
+            pids = [int(p) for p in _SS_PID.findall(line)]
+            continue
+        match = _SS_RECEIVED.search(line)
+        if match:
+            for pid in pids:
+                found[pid] = found.get(pid, 0) + int(match[1])
+    return found
 
 
 def _baseline(url: str, out: Path) -> subprocess.Popen[bytes]:
@@ -103,30 +130,38 @@ def measure(quick: bool, cameras: int = 32) -> BenchResult:
     try:
         for thread in threads:
             thread.start()
-        baseline = [_baseline(sim.url(cam, "main"), work / "baseline" / cam) for cam in ids]
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not all(r.stats.segments for r in recorders):
             time.sleep(0.5)
         warm = sum(1 for r in recorders if r.stats.segments)
+        baseline = [_baseline(sim.url(cam, "main"), work / "baseline" / cam) for cam in ids]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(
+                any((work / "baseline" / cam).iterdir()) for cam in ids):
+            time.sleep(0.5)
 
         def pids() -> tuple[list[int], list[int]]:
             return [p for r in recorders if (p := r.pid) is not None], [b.pid for b in baseline]
 
         ours0, base0 = _Usage(), _Usage()
         ours_pids, base_pids = pids()
-        ours0.sample(ours_pids)
-        base0.sample(base_pids)
+        received = _received_by_pid()
+        ours0.sample(ours_pids, received)
+        base0.sample(base_pids, received)
         process0 = psutil.Process().cpu_times()
         load0 = os.getloadavg()
         t0, wall0 = time.monotonic(), datetime.now(UTC)
         end = t0 + seconds
         while time.monotonic() < end:
             ours_pids, base_pids = pids()
-            ours_usage.sample(ours_pids)
-            base_usage.sample(base_pids)
-            time.sleep(1.0)
-        ours_usage.sample(pids()[0])
-        base_usage.sample(pids()[1])
+            received = _received_by_pid()
+            ours_usage.sample(ours_pids, received)
+            base_usage.sample(base_pids, received)
+            time.sleep(2.0)
+        received = _received_by_pid()
+        ours_usage.sample(pids()[0], received)
+        base_usage.sample(pids()[1], received)
+        baseline_running = sum(1 for b in baseline if b.poll() is None)
         elapsed = time.monotonic() - t0
         wall1 = wall0 + timedelta(seconds=elapsed)
         process1 = psutil.Process().cpu_times()
@@ -178,6 +213,7 @@ def measure(quick: bool, cameras: int = 32) -> BenchResult:
             "baseline_written_per_received": round(base_written / base_read, 4)
             if base_read else None,
             "restarts": sum(r.stats.restarts for r in recorders),
+            "baseline_running_at_end": baseline_running,
             "bench_process_cpu_s": round(python_cpu, 2),
             "loadavg_1m_start_end": [round(load0[0], 2), round(load1[0], 2)],
         },

@@ -207,8 +207,9 @@ class Recorder:
                 start = self._clock.place(entry.start, entry.end, time.time())
                 if self._clock.jumps > jumps:
                     self.stats.clock_jumps += 1
-                    log.warning("camera %s: camera clock jumped forward; segment placed by "
-                                "the wall clock", self.camera_id)
+                    log.warning("camera %s: stream time ran %.1f s ahead of the wall clock "
+                                "(camera clock stepped forward?); segment placed by the wall "
+                                "clock", self.camera_id, self._clock.last_jump_seconds)
                 self._finish(self.staging / entry.name, start)
             return
         self.stats.stderr_tail.append(line)

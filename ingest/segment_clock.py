@@ -14,8 +14,11 @@ over the last few segments (delivery delay only ever adds; a window lets it foll
 clock that drifts). A segment starts at ``anchor + start``.
 
 A forward jump of the camera's clock shows as ``wall_now - end`` falling by more than
-``jump_seconds`` below the anchor; that segment then starts where the previous one ended,
-and the anchor starts again from the new value. (A backward jump makes ffmpeg clamp
+``jump_seconds`` (10 s) below the anchor; that segment then starts where the previous one
+ended, and the anchor starts again from the new value. Smaller drops are taken as what they
+usually are, an earlier report that came late (ffmpeg behind on a loaded machine, which
+looks exactly like a small forward step): the smaller anchor simply wins, the segment
+starts at ``anchor + start``, and the previous one is taken to end there. (A backward jump makes ffmpeg clamp
 timestamps, so the recorder restarts ffmpeg instead; see :mod:`ingest.recorder`.)
 """
 
@@ -31,8 +34,9 @@ class SegmentClock:
     """Places one ffmpeg run's segments on the UTC wall clock (see the module doc)."""
 
     window: int = 6
-    jump_seconds: float = 2.0
+    jump_seconds: float = 10.0
     jumps: int = 0
+    last_jump_seconds: float = 0.0
     _anchors: deque[float] = field(default_factory=deque)
     _last_start: float | None = None
     _last_end: float | None = None
@@ -49,7 +53,9 @@ class SegmentClock:
         current = self.anchor
         jumped = current is not None and observed < current - self.jump_seconds
         if jumped:
+            assert current is not None
             self.jumps += 1
+            self.last_jump_seconds = current - observed
             self._anchors.clear()
         self._anchors.append(observed)
         while len(self._anchors) > self.window:

@@ -31,6 +31,7 @@ def test_a_forward_jump_of_the_camera_clock_keeps_segments_in_wall_order() -> No
     # NTP step: the camera's clock leaps 3600 s ahead inside the third segment.
     third = clock.place(8.0, 3612.0, T0 + 12.0)
     assert third == _at(8.0) and clock.jumps == 1  # starts where the previous one ended
+    assert clock.last_jump_seconds == 3600.0
     assert clock.place(3612.0, 3616.0, T0 + 16.0) == _at(12.0)
 
 
@@ -39,3 +40,11 @@ def test_names_never_repeat_within_a_run() -> None:
     first = clock.place(0.0, 0.2, T0 + 0.2)
     second = clock.place(0.2, 0.6, T0 + 0.6)
     assert (second - first).total_seconds() >= 1.0
+
+
+def test_a_late_report_is_not_a_clock_jump() -> None:
+    clock = SegmentClock()
+    clock.place(0.0, 4.0, T0 + 7.0)  # ffmpeg was 3 s behind when it reported
+    # Caught up: the smaller anchor wins, the segment starts at its true wall time.
+    assert clock.place(4.0, 8.0, T0 + 8.0) == _at(4.0)
+    assert clock.jumps == 0
