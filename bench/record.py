@@ -135,10 +135,13 @@ def measure(quick: bool, cameras: int = 32) -> BenchResult:
             time.sleep(0.5)
         warm = sum(1 for r in recorders if r.stats.segments)
         baseline = [_baseline(sim.url(cam, "main"), work / "baseline" / cam) for cam in ids]
-        deadline = time.monotonic() + 30
+        # Measure once every baseline has finished a segment (probing, which decodes,
+        # is over and the stream flows), as for ours.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not all(
-                any((work / "baseline" / cam).iterdir()) for cam in ids):
-            time.sleep(0.5)
+                len(list((work / "baseline" / cam).iterdir())) >= 2 for cam in ids):
+            time.sleep(1.0)
+        baseline_warm = sum(1 for cam in ids if len(list((work / "baseline" / cam).iterdir())) >= 2)
 
         def pids() -> tuple[list[int], list[int]]:
             return [p for r in recorders if (p := r.pid) is not None], [b.pid for b in baseline]
@@ -173,11 +176,13 @@ def measure(quick: bool, cameras: int = 32) -> BenchResult:
             b.terminate()
         for thread in threads:
             thread.join(15)
+        gone_by = time.monotonic() + 10
         for b in baseline:
             try:
-                b.wait(10)
+                b.wait(max(0.1, gone_by - time.monotonic()))
             except subprocess.TimeoutExpired:
                 b.kill()
+                b.wait(5)
         sim.stop()
 
     def delta(now: _Usage, before: _Usage) -> tuple[float, int, int]:
@@ -186,6 +191,12 @@ def measure(quick: bool, cameras: int = 32) -> BenchResult:
         wr = sum(v - before.wchar.get(p, 0) for p, v in now.wchar.items())
         return cpu, rd, wr
 
+    def streaming(now: _Usage, before: _Usage, expected: float) -> int:
+        return sum(1 for p, v in now.rchar.items() if v - before.rchar.get(p, 0) >= expected)
+
+    expected = 0.8 * 4e6 / 8 * elapsed  # bytes of 80 % of a 4 Mbit/s stream
+    ours_streaming = streaming(ours_usage, ours0, expected)
+    base_streaming = streaming(base_usage, base0, expected)
     ours_cpu, ours_read, ours_written = delta(ours_usage, ours0)
     base_cpu, base_read, base_written = delta(base_usage, base0)
     coverages = [_coverage(root, cam, wall0, wall1) for cam in ids]
@@ -210,10 +221,17 @@ def measure(quick: bool, cameras: int = 32) -> BenchResult:
             "received_MB_s": round(ours_read / elapsed / 1e6, 3),
             "written_MB_s": round(ours_written / elapsed / 1e6, 3),
             "written_per_received": round(ours_written / ours_read, 4) if ours_read else None,
+            "baseline_received_MB_s": round(base_read / elapsed / 1e6, 3),
+            "baseline_written_MB_s": round(base_written / elapsed / 1e6, 3),
+            "cpu_s_per_GB_received": round(ours_cpu / (ours_read / 1e9), 3) if ours_read else None,
+            "baseline_cpu_s_per_GB_received": round(base_cpu / (base_read / 1e9), 3)
+            if base_read else None,
             "baseline_written_per_received": round(base_written / base_read, 4)
             if base_read else None,
             "restarts": sum(r.stats.restarts for r in recorders),
-            "baseline_running_at_end": baseline_running,
+            "baseline_running_at_end": baseline_running, "baseline_warm": baseline_warm,
+            "streaming_at_80pct_of_4Mbit": ours_streaming,
+            "baseline_streaming_at_80pct_of_4Mbit": base_streaming,
             "bench_process_cpu_s": round(python_cpu, 2),
             "loadavg_1m_start_end": [round(load0[0], 2), round(load1[0], 2)],
         },

@@ -213,6 +213,23 @@ def test_export_of_a_window_verifies_and_holds_it(run: Run, cam: str) -> None:
         assert "H.265" in text, text[:2000]
 
 
+@pytest.mark.timeout(180)
+def test_export_across_the_reboot_returns_the_window(run: Run) -> None:
+    segments = _segments(run.root, "reboot")
+    lengths = [float(_probe(s.path)["format"]["duration"]) for s in segments]
+    # The run the jump cut short ends in a segment shorter than the others.
+    cut = next(i for i in range(1, len(segments) - 1) if lengths[i] < SEGMENT_SECONDS - 0.5)
+    start = segments[cut].start - timedelta(seconds=6)
+    result = _export(run, "reboot", start, 16)
+    assert verify_export(result.directory, result.manifest_sha256).ok
+    (camera,) = result.manifest.cameras
+    assert camera.working_copy is not None
+    assert camera.working_copy.start <= start < camera.working_copy.start + timedelta(seconds=5)
+    duration = float(_probe(result.directory / camera.working_copy.path)["format"]["duration"])
+    # The new session starts at the camera's next keyframe: at most a GOP (1.33 s) lost.
+    assert 16 - 2.0 <= duration <= 16 + 2.5, duration
+
+
 @pytest.mark.timeout(120)
 def test_stalled_camera_is_retried_and_says_so(run: Run) -> None:
     assert _segments(run.root, "stall") == []
