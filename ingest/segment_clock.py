@@ -18,8 +18,9 @@ A forward jump of the camera's clock shows as ``wall_now - end`` falling by more
 ended, and the anchor starts again from the new value. Smaller drops are taken as what they
 usually are, an earlier report that came late (ffmpeg behind on a loaded machine, which
 looks exactly like a small forward step): the smaller anchor simply wins, the segment
-starts at ``anchor + start``, and the previous one is taken to end there. (A backward jump makes ffmpeg clamp
-timestamps, so the recorder restarts ffmpeg instead; see :mod:`ingest.recorder`.)
+starts at ``anchor + start``, and the previous one is taken to end there. (A backward
+jump makes ffmpeg clamp timestamps, so the recorder restarts ffmpeg instead; see
+:mod:`ingest.recorder`.)
 """
 
 from __future__ import annotations
