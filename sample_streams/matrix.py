@@ -13,7 +13,8 @@ a stall). A variant is a clips folder the RTSP simulator serves (``main.mp4``, `
 Nothing large is committed: the re-encoded streams are made on first use into a cache
 (``$CE_MATRIX_CACHE``, default ``$XDG_CACHE_HOME/compoundeye/matrix``), keyed by the
 parameters, under a lock so that parallel test processes make each file once. Variants that
-only change audio, authentication or behaviour reuse the clip's own ``main.mp4`` (a link).
+only change audio, authentication or behaviour reuse the clip's own ``main.mp4`` (a copy,
+1 MB: a cache entry must not depend on the checkout that made it).
 Audio is not stored: the simulator generates a tone live (GStreamer ``audiotestsrc``, 8 kHz
 G.711 or 16 kHz AAC-LC), in step with the video on the pipeline clock.
 
@@ -67,6 +68,7 @@ class Variant:
         data.pop("description")
         data["gop"] = GOP_FRAMES
         data["source"] = SOURCE_CLIP
+        data["layout"] = 2  # files copied, not linked: a cache entry outlives any checkout
         return data
 
 
@@ -159,8 +161,8 @@ def make_variant(name: str, out: Path | None = None, *, clips_dir: Path = CLIPS_
         if variant.encode:
             _encode(variant, source / "main.mp4", main)
         else:
-            _link(main, source / "main.mp4")
-        _link(target / "sub.mp4", source / "sub.mp4")
+            shutil.copyfile(source / "main.mp4", main)
+        shutil.copyfile(source / "sub.mp4", target / "sub.mp4")
         shutil.copyfile(source / "truth.json", target / "truth.json")
         info = {"codec": variant.codec, "audio": variant.audio, "auth": variant.auth,
                 "behaviour": variant.behaviour, "reboot_every_s": REBOOT_EVERY_S,
@@ -172,12 +174,6 @@ def make_variant(name: str, out: Path | None = None, *, clips_dir: Path = CLIPS_
     return target
 
 
-def _link(link: Path, to: Path) -> None:
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(to.resolve())
-
-
 def clips_dir_for(names: Sequence[str], out: Path | None = None) -> Path:
     """A clips directory holding every sample clip and the named variants (links).
 
@@ -186,7 +182,9 @@ def clips_dir_for(names: Sequence[str], out: Path | None = None) -> Path:
     """
     out = out or default_cache()
     made = {name: make_variant(name, out) for name in sorted(set(names))}
-    key = hashlib.sha256(json.dumps({n: str(p) for n, p in made.items()},
+    # The folder links to this checkout's clips: another checkout gets its own folder.
+    key = hashlib.sha256(json.dumps({"clips": str(CLIPS_DIR), **{n: str(p) for n, p in
+                                                                made.items()}},
                                     sort_keys=True).encode()).hexdigest()[:12]
     folder = out / "dirs" / key
     if folder.is_dir():

@@ -21,6 +21,7 @@ def _probe(url: str) -> tuple[int, dict[str, Any]]:
     return out.returncode, json.loads(out.stdout or "{}") | {"stderr": out.stderr}
 
 
+@pytest.mark.timeout(600)  # a cold cache encodes every variant (about 2 minutes)
 def test_every_variant_is_a_clips_folder_with_its_spec() -> None:
     for name in VARIANTS:
         folder = make_variant(name)
