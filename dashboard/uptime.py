@@ -1,4 +1,4 @@
-"""Uptime and fps history from the TSDB, with few aggregate PromQL queries."""
+"""Uptime, recorded fraction and fps history from the TSDB, with few aggregate queries."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ WINDOWS: dict[str, timedelta] = {
 }
 FPS_METRIC = "camera_fps_processed"
 UP_METRIC = "camera_up"
+RECORDED_METRIC = "camera_recorded_seconds"
 _LABEL_SAFE = re.compile(r"^[A-Za-z0-9_.\- ]{1,64}$")
 
 
@@ -36,15 +37,39 @@ class Uptime:
     buildings: dict[str, float]
 
 
-def uptime(reader: MetricsReader, window: str, *, building: str | None = None,
-           camera: str | None = None) -> Uptime:
-    """Two queries: the mean of ``camera_up`` over the window, by camera and by building."""
+def _matchers(building: str | None, camera: str | None) -> str:
     matchers = []
     if building is not None:
         matchers.append(f"building={_label_value(building)}")
     if camera is not None:
         matchers.append(f"camera={_label_value(camera)}")
-    selector = f"{UP_METRIC}{{{','.join(matchers)}}}[{window}]"
+    return ",".join(matchers)
+
+
+def recorded(reader: MetricsReader, window: str, interval_seconds: float, *,
+             building: str | None = None, camera: str | None = None) -> Uptime:
+    """Recorded fraction (0..1) per camera and building over the window: the media seconds
+    the edge finished (``camera_recorded_seconds``, one sample per metrics interval) over
+    the seconds its samples span. Only cameras the edge records have the series."""
+    selector = f"{RECORDED_METRIC}{{{_matchers(building, camera)}}}[{window}]"
+    span = f"(count_over_time({selector}) * {interval_seconds:g})"
+    by_camera = reader.query(f"sum by (camera) (sum_over_time({selector})) / "
+                             f"sum by (camera) {span}")
+    by_building = reader.query(f"sum by (building) (sum_over_time({selector})) / "
+                               f"sum by (building) {span}")
+    return Uptime(
+        window=window,
+        cameras={s.labels.get("camera", ""): round(min(1.0, s.value), 5) for s in by_camera
+                 if s.labels.get("camera")},
+        buildings={s.labels.get("building", ""): round(min(1.0, s.value), 5)
+                   for s in by_building if s.labels.get("building")},
+    )
+
+
+def uptime(reader: MetricsReader, window: str, *, building: str | None = None,
+           camera: str | None = None) -> Uptime:
+    """Two queries: the mean of ``camera_up`` over the window, by camera and by building."""
+    selector = f"{UP_METRIC}{{{_matchers(building, camera)}}}[{window}]"
     by_camera = reader.query(f"avg by (camera) (avg_over_time({selector}))")
     by_building = reader.query(f"avg by (building) (avg_over_time({selector}))")
     return Uptime(
