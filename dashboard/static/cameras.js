@@ -77,10 +77,8 @@
       el("td", { title: r.since ? local(r.since) : "" }, r.since ? `${short(r.since)} (${ago(r.since)})` : "—"),
       el("td", {}, r.last_frame ? ago(r.last_frame) : "—"),
       el("td", { class: "num" }, r.fps === null ? "—" : r.fps.toFixed(1)),
-      el("td", { class: "num" }, pct(up24.cameras[r.id])),
-      el("td", { class: "num" }, pct(up7.cameras[r.id])),
-      el("td", { class: "num" }, pct(up24.recorded.cameras[r.id])),
-      el("td", { class: "num" }, pct(up7.recorded.cameras[r.id])),
+      pair(up24.cameras[r.id], up7.cameras[r.id]),
+      pair(up24.recorded.cameras[r.id], up7.recorded.cameras[r.id], "rec"),
       el("td", {}, sparks.has(r.id) ? sparkline(sparks.get(r.id)) : el("span", { class: "muted" }, "…")))));
     $("page").textContent = `page ${page + 1} of ${pages} · ${list.length} cameras`;
     $("prev").disabled = page === 0;
@@ -91,10 +89,13 @@
   function renderBuildings() {
     const names = [...new Set(rows.map((r) => r.building))].sort();
     $("buildings").tBodies[0].replaceChildren(...names.map((b) => el("tr", {},
-      el("td", {}, b), el("td", { class: "num" }, pct(up24.buildings[b])),
-      el("td", { class: "num" }, pct(up7.buildings[b])),
-      el("td", { class: "num" }, pct(up24.recorded.buildings[b])),
-      el("td", { class: "num" }, pct(up7.recorded.buildings[b])))));
+      el("td", {}, b), pair(up24.buildings[b], up7.buildings[b]),
+      pair(up24.recorded.buildings[b], up7.recorded.buildings[b], "rec"))));
+  }
+
+  // Two fractions, 24 h and 7 d, in one cell.
+  function pair(day, week, cls) {
+    return el("td", { class: `num pair ${cls || ""}` }, pct(day), el("span", { class: "sep" }, " · "), pct(week));
   }
 
   // Recording health: the state, and for a failing camera why and since when.
