@@ -30,6 +30,7 @@ from compoundeye.camera_status import (
 from compoundeye.events import Event, EventKind, make_event
 from compoundeye.legal_holds import HoldReader
 from compoundeye.mqtt_url import MqttUrlError
+from compoundeye.redact import redact_text
 from compoundeye.settings import Settings
 from compoundeye.site.models import Camera, Site
 from compoundeye.timeutil import from_epoch, to_rfc3339, utcnow
@@ -247,7 +248,8 @@ class EdgeWorker:
             if transition is not None:
                 log.info("camera %s %s: %s", camera_id, transition.kind.value,
                          transition.reason or "frames arriving")
-                attrs = {"reason": transition.reason, "worker": self.options.worker_id}
+                attrs = {"reason": redact_text(transition.reason),
+                         "worker": self.options.worker_id}
                 self.publisher.publish(make_event(transition.kind, "camera", camera_id,
                                                   from_epoch(transition.t), attrs))
             self._observe_recording(camera_id, entry, now)
