@@ -50,20 +50,29 @@ def recorded(reader: MetricsReader, window: str, interval_seconds: float, *,
              building: str | None = None, camera: str | None = None) -> Uptime:
     """Recorded fraction (0..1) per camera and building over the window: the media seconds
     the edge finished (``camera_recorded_seconds``, one sample per metrics interval) over
-    the seconds its samples span. Only cameras the edge records have the series."""
+    the seconds its samples span. Only cameras the edge records have the series.
+
+    Two rollups (the sum and the count per camera), the buildings added up from them here.
+    """
     selector = f"{RECORDED_METRIC}{{{_matchers(building, camera)}}}[{window}]"
-    span = f"(count_over_time({selector}) * {interval_seconds:g})"
-    by_camera = reader.query(f"sum by (camera) (sum_over_time({selector})) / "
-                             f"sum by (camera) {span}")
-    by_building = reader.query(f"sum by (building) (sum_over_time({selector})) / "
-                               f"sum by (building) {span}")
-    return Uptime(
-        window=window,
-        cameras={s.labels.get("camera", ""): round(min(1.0, s.value), 5) for s in by_camera
-                 if s.labels.get("camera")},
-        buildings={s.labels.get("building", ""): round(min(1.0, s.value), 5)
-                   for s in by_building if s.labels.get("building")},
-    )
+    sums = reader.query(f"sum by (camera, building) (sum_over_time({selector}))")
+    counts = reader.query(f"sum by (camera, building) (count_over_time({selector}))")
+    spans = {(s.labels.get("camera", ""), s.labels.get("building", "")): s.value * interval_seconds
+             for s in counts}
+    cameras: dict[str, float] = {}
+    totals: dict[str, list[float]] = {}
+    for s in sums:
+        key = (s.labels.get("camera", ""), s.labels.get("building", ""))
+        span = spans.get(key, 0.0)
+        if not key[0] or span <= 0:
+            continue
+        cameras[key[0]] = round(min(1.0, s.value / span), 5)
+        total = totals.setdefault(key[1], [0.0, 0.0])
+        total[0] += s.value
+        total[1] += span
+    return Uptime(window=window, cameras=cameras,
+                  buildings={b: round(min(1.0, done / span), 5)
+                             for b, (done, span) in totals.items() if b})
 
 
 def uptime(reader: MetricsReader, window: str, *, building: str | None = None,

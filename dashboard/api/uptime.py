@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
@@ -29,11 +30,11 @@ async def get_uptime(
     if camera is not None and state.site.camera(camera) is None:
         raise HTTPException(404, detail=f"unknown camera {camera!r}")
     interval = state.site.edge.metrics_interval_seconds
-    try:
-        result = await run_in_threadpool(uptime, state.tsdb, window, building=building,
-                                         camera=camera)
-        rec = await run_in_threadpool(recorded, state.tsdb, window, interval,
-                                      building=building, camera=camera)
+    try:  # the two at once: the TSDB answers them in parallel
+        result, rec = await asyncio.gather(
+            run_in_threadpool(uptime, state.tsdb, window, building=building, camera=camera),
+            run_in_threadpool(recorded, state.tsdb, window, interval, building=building,
+                              camera=camera))
     except MetricsQueryError as exc:
         raise HTTPException(503, detail=f"TSDB unavailable: {exc}") from None
     return {"window": result.window, "cameras": result.cameras, "buildings": result.buildings,
