@@ -137,6 +137,8 @@ def test_a_wrong_password_is_unauthorized_and_no_password_is_anywhere(
 
     tsdb = poll(tsdb_has_recorded_seconds, 30, 0.5)
     assert tsdb, "the edge wrote no camera_recorded_seconds"
+    fraction = stack.api("/api/uptime", "ops", window="1h")["recorded"]["cameras"]
+    assert 0.5 < fraction[GOOD] <= 1.0 and fraction[BAD] == 0.0, fraction
 
     found: dict[str, list[str]] = {}
     logs = {name: path.read_bytes() for name, path in stack.logs.items()}
