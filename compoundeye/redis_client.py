@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 import redis.asyncio.retry as aretry
 import redis.asyncio.sentinel as asentinel
 import redis.sentinel
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
@@ -66,8 +66,13 @@ def _node_auth(settings: Settings) -> dict[str, Any]:
     return {key: parsed[key] for key in ("username", "password", "db") if parsed.get(key)}
 
 
-def _sentinel_kwargs(settings: Settings, timeout: float) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+def _sentinel_kwargs(settings: Settings, timeout: float, *,
+                     asyncio: bool = False) -> dict[str, Any]:
+    """How the Sentinels themselves are asked: once each (no retry: a Sentinel that does
+    not answer is skipped for the next one, and a wrong password is not worth repeating)."""
+    kwargs: dict[str, Any] = {
+        "socket_timeout": timeout, "socket_connect_timeout": timeout,
+        "retry": aretry.Retry(NoBackoff(), 0) if asyncio else Retry(NoBackoff(), 0)}
     password = settings.redis_sentinel_password.get_secret_value()
     if password:
         kwargs["password"] = password
@@ -112,7 +117,8 @@ def async_redis_from_settings(settings: Settings, *, timeout: float = 30.0,
                                        socket_connect_timeout=connect_timeout,
                                        retry=async_retry_policy())
     sentinel = asentinel.Sentinel(  # type: ignore[no-untyped-call]
-        settings.sentinel_addresses, sentinel_kwargs=_sentinel_kwargs(settings, connect_timeout),
+        settings.sentinel_addresses,
+        sentinel_kwargs=_sentinel_kwargs(settings, connect_timeout, asyncio=True),
         socket_timeout=timeout, socket_connect_timeout=connect_timeout)
     client: aioredis.Redis = sentinel.master_for(
         settings.redis_sentinel_master, redis_class=aioredis.Redis, socket_timeout=timeout,
