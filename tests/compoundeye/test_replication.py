@@ -260,7 +260,9 @@ def test_writes_the_dead_primary_never_replicated_are_written_again_and_not_doub
                 c = [producer.publish_one() for _ in range(20)]
                 wait_until(lambda: alerts() == len(a) + len(b) + len(c), 30,
                            what="batch C alerted")
-                assert publisher.unconfirmed == len(c)  # acknowledged, never replicated
+                wait_until(lambda: publisher.pending == 0 and publisher.unconfirmed == len(c),
+                           10, what="batch C acknowledged by the primary alone",
+                           detail=lambda: json.dumps(publisher.replication))
                 acked_before = service.stats.acked
                 sentinels.kill_primary()
                 sentinels.thaw_replica()
