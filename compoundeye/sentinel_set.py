@@ -179,7 +179,7 @@ class SentinelSet:
                 continue
             client = self.sentinel_client(svc.port)
             try:
-                reply = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME",
+                reply = command(client, "SENTINEL", "GET-MASTER-ADDR-BY-NAME",
                                                self.master_name)
             except redis.RedisError:
                 continue
@@ -218,9 +218,9 @@ class SentinelSet:
     def _sentinel_view_healthy(self, port: int, master: Address) -> bool:
         client = self.sentinel_client(port)
         try:
-            replicas = client.execute_command("SENTINEL", "REPLICAS", self.master_name)
-            others = client.execute_command("SENTINEL", "SENTINELS", self.master_name)
-            named = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME",
+            replicas = command(client, "SENTINEL", "REPLICAS", self.master_name)
+            others = command(client, "SENTINEL", "SENTINELS", self.master_name)
+            named = command(client, "SENTINEL", "GET-MASTER-ADDR-BY-NAME",
                                            self.master_name)
         except redis.RedisError:
             return False
@@ -270,9 +270,8 @@ class SentinelSet:
             if address is None or address[1] == old_port:
                 return None
             return address if self._role(address[1]).get("role") == "master" else None
-        found = _wait(promoted, timeout, "a failover",
-                      lambda: "\n".join(s.log_tail(10) for s in self.sentinels))
-        assert found is not None
+        found: Address = _wait(promoted, timeout, "a failover",
+                               lambda: "\n".join(s.log_tail(10) for s in self.sentinels))
         return found
 
     def heal(self, timeout: float = 60.0) -> None:
@@ -295,7 +294,7 @@ class SentinelSet:
         os.killpg(replica.process.pid, signal.SIGSTOP)
         client = self.node_client(primary.port)
         try:
-            client.execute_command("CLIENT", "KILL", "TYPE", "replica")
+            command(client, "CLIENT", "KILL", "TYPE", "replica")
         finally:
             client.close()
         self._frozen = replica
@@ -308,6 +307,11 @@ class SentinelSet:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(frozen.process.pid, signal.SIGCONT)
         self._frozen = None
+
+
+def command(client: redis.Redis, *args: Any) -> Any:
+    """One raw command (Sentinel's replies are read as they come)."""
+    return client.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
 def _pairs(flat: Any) -> dict[str, str]:

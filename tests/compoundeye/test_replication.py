@@ -154,7 +154,8 @@ class Desk:
 
 def _stream_event_ids(client: redis.Redis) -> Counter[str]:
     ids: Counter[str] = Counter()
-    for _entry, fields in client.xrange(names.EVENTS_STREAM):
+    entries: Any = client.xrange(names.EVENTS_STREAM)
+    for _entry, fields in entries:
         ids[json.loads(text(fields[names.EVENT_FIELD.encode()]))["id"]] += 1
     return ids
 
@@ -209,8 +210,8 @@ def test_kill_9_the_primary_under_load_loses_and_doubles_nothing(
             desk.stop()
             primary = sentinels.node_client(new[1])
             on_stream = _stream_event_ids(primary)
-            first_after = min(int(text(i).split("-")[0]) for i, _f in
-                              primary.xrange(names.EVENTS_STREAM, min=f"{killed_ms}-0"))
+            after: Any = primary.xrange(names.EVENTS_STREAM, min=f"{killed_ms}-0")
+            first_after = min(int(text(i).split("-")[0]) for i, _f in after)
             service_stats = service.stats.as_dict()
             announced = service.announced.stats.as_dict()
         _check_one_alert_per_event(store, events)
@@ -275,7 +276,7 @@ def test_writes_the_dead_primary_never_replicated_are_written_again_and_not_doub
                 wait_until(lambda: service.stats.acked - acked_before >= len(b) + len(c), 30,
                            what="the redeliveries processed",
                            detail=lambda: str(service.stats.as_dict()))
-                wait_until(lambda: not service.announced.stats.server_changes == 0, 10,
+                wait_until(lambda: service.announced.stats.server_changes != 0, 10,
                            what="the alerting service noticing the new primary")
                 wait_until(lambda: _created_announcements(client) >= alerts(), 20,
                            what="every alert announced on the new primary")
@@ -295,7 +296,8 @@ def test_writes_the_dead_primary_never_replicated_are_written_again_and_not_doub
 
 def _created_announcements(client: redis.Redis) -> int:
     created: Counter[str] = Counter()
-    for _entry, fields in client.xrange(names.ALERTS_STREAM):
+    entries: Any = client.xrange(names.ALERTS_STREAM)
+    for _entry, fields in entries:
         change = json.loads(text(fields[names.ALERT_FIELD.encode()]))
         if change["action"] == "created":
             created[change["alert"]["id"]] += 1
