@@ -52,7 +52,8 @@ class AppState:
 def build_state(settings: Settings, site: Site) -> AppState:
     """Connect to everything the dashboard needs (the lifespan closes it all)."""
     sync_redis = redis_from_settings(settings, timeout=5.0)
-    async_redis = async_redis_from_settings(settings, timeout=30.0, connect_timeout=5.0)
+    # Only the SSE streams use it, each read blocking 2 s: a dead link shows within 10 s.
+    async_redis = async_redis_from_settings(settings, timeout=10.0, connect_timeout=5.0)
     store = Store.from_settings(settings, on_change=AlertChangePublisher(sync_redis))
     tsdb = MetricsReader.from_settings(settings, timeout=10.0)
     exports = ExportManager.from_settings(site, settings, store=store)
