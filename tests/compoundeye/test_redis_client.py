@@ -58,7 +58,7 @@ def test_clients_find_the_master_and_follow_a_failover(sentinels: SentinelSet) -
         assert sentinels.node_client(old.port).get("ce:test:where") == b"before"
         command(client, "WAIT", 1, 2000)
         sentinels.kill_primary()
-        new = sentinels.wait_for_failover(old.port)
+        new = sentinels.wait_for_failover(old.port, timeout=60)
         # The same client object: its next command reaches the new master.
         assert wait_until(lambda: _get(client, "ce:test:where"), 20,
                           what="the client on the new master") == b"before"

@@ -201,7 +201,7 @@ def test_kill_9_the_primary_under_load_loses_and_doubles_nothing(
             old = sentinels.kill_primary()
             killed_at, killed_ms = time.monotonic(), int(time.time() * 1000)
             desk.drop()  # the desk reloads while Redis has no master
-            new = sentinels.wait_for_failover(old.port, timeout=30)
+            new = sentinels.wait_for_failover(old.port, timeout=60)
             failover_s = time.monotonic() - killed_at
             at_failover = len(producer.events)
             wait_until(lambda: len(producer.events) >= at_failover + 300, 30,
@@ -277,7 +277,7 @@ def test_writes_the_dead_primary_never_replicated_are_written_again_and_not_doub
                 acked_before = service.stats.acked
                 sentinels.kill_primary()
                 sentinels.thaw_replica()
-                new = sentinels.wait_for_failover(primary.port, timeout=30)
+                new = sentinels.wait_for_failover(primary.port, timeout=60)
                 client = sentinels.node_client(new[1])
                 wait_until(lambda: _stream_event_ids(client) == Counter(
                     e.id for e in a + b + c), 30, what="every event once on the new primary",

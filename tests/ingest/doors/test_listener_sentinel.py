@@ -43,7 +43,7 @@ def test_the_listener_writes_again_what_the_failover_lost(sentinels: SentinelSet
         wait_until(lambda: listener.stats.events == 2, what="the second event")
         sentinels.kill_primary()
         sentinels.thaw_replica()
-        new = sentinels.wait_for_failover(old.port)
+        new = sentinels.wait_for_failover(old.port, timeout=60)
         publish(pub, topic, _forced(3))
         client = sentinels.node_client(new[1])
         wait_until(lambda: _forced_seqs(client) == {1: 1, 2: 1, 3: 1}, 30,
