@@ -31,6 +31,8 @@ from compoundeye.events import Event, EventKind, make_event
 from compoundeye.legal_holds import HoldReader
 from compoundeye.mqtt_url import MqttUrlError
 from compoundeye.redact import redact_text
+from compoundeye.redis_client import redis_from_settings
+from compoundeye.replication import ReplicaWait
 from compoundeye.settings import Settings
 from compoundeye.site.models import Camera, Site
 from compoundeye.timeutil import from_epoch, to_rfc3339, utcnow
@@ -129,8 +131,8 @@ class EdgeWorker:
         """Start everything, supervise until stop, then stop everything within the budget."""
         edge = self.site.edge
         configure_ffmpeg_capture()
-        client = bus.connect(self.settings.redis_url)
-        publisher = bus.BufferedPublisher(client)
+        client = redis_from_settings(self.settings)
+        publisher = bus.BufferedPublisher(client, wait=ReplicaWait.from_settings(self.settings))
         self.publisher = publisher
         self.status_writer = StatusWriter(client, edge.heartbeat_ttl_seconds)
         writer: Any = None
