@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from compoundeye.recordings import segment_path
+from compoundeye.redact import redact_text
 from ingest.reader import Backoff
 from ingest.recorder_ffmpeg import (
     JUMP_TICKS,
@@ -63,7 +64,10 @@ class RecorderStats:
     clock_jumps: int = 0  # camera timestamps that jumped (either way)
     stalls: int = 0  # runs stopped for sending nothing
     audio_original: str = ""  # "pcm_mulaw"/"pcm_alaw" once the camera is recorded in G.711 mode
+    recorded_seconds: float = 0.0
+    """Media seconds in the finished segments (ffmpeg's segment list: end - start)."""
     stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+    """ffmpeg's last stderr lines, credentials masked."""
 
 
 class Recorder:
@@ -198,7 +202,8 @@ class Recorder:
         finally:
             sel.close()
 
-    def _on_line(self, stream: str, line: str, process: subprocess.Popen[bytes]) -> None:
+    def _on_line(self, stream: str, line: str,
+                 process: subprocess.Popen[bytes] | None = None) -> None:
         if stream == "out":
             entry = parse_segment_line(line)
             if entry is not None:
@@ -210,8 +215,10 @@ class Recorder:
                     log.warning("camera %s: stream time ran %.1f s ahead of the wall clock "
                                 "(camera clock stepped forward?); segment placed by the wall "
                                 "clock", self.camera_id, self._clock.last_jump_seconds)
-                self._finish(self.staging / entry.name, start)
+                length = entry.end - entry.start if entry.end >= entry.start else None
+                self._finish(self.staging / entry.name, start, length)
             return
+        line = redact_text(line)  # ffmpeg names the URL it failed on, password and all
         self.stats.stderr_tail.append(line)
         reason = classify_stderr(line)
         if reason is not None:
@@ -227,12 +234,13 @@ class Recorder:
                 self.stats.clock_jumps += 1
                 self._cut_short(process, "camera timestamps jumped back (reboot?)")
 
-    def _cut_short(self, process: subprocess.Popen[bytes], why: str) -> None:
+    def _cut_short(self, process: subprocess.Popen[bytes] | None, why: str) -> None:
         """End this run on purpose (ffmpeg closes its segment); run() starts the next."""
         if self._restart_now:
             return
         self._restart_now = why
-        _signal(process, signal.SIGINT)
+        if process is not None:
+            _signal(process, signal.SIGINT)
 
     def _reap(self, process: subprocess.Popen[bytes]) -> None:
         try:
@@ -245,9 +253,11 @@ class Recorder:
             if pipe is not None:
                 pipe.close()
 
-    def _finish(self, staged: Path, start: datetime | None = None) -> None:
+    def _finish(self, staged: Path, start: datetime | None = None,
+                seconds: float | None = None) -> None:
         """Move one finished staging file into the layout (atomic rename) at ``start``
-        (default: the time in its staging name)."""
+        (default: the time in its staging name); ``seconds`` is its media length from the
+        segment list."""
         start = start or staging_start(staged.name)
         if start is None or not staged.is_file():
             return
@@ -276,6 +286,11 @@ class Recorder:
         self.stats.segments += 1
         self.stats.bytes += size
         self.stats.last_segment = time.time()
+        if seconds is None:  # a leftover: no list line, at most one segment length
+            seconds = min(float(self.segment_seconds),
+                          max(0.0, self.stats.last_segment - start.timestamp()))
+        self.stats.recorded_seconds += seconds
+        self.stats.last_error = ""  # recording works: older failures are history
 
     def move_leftovers(self) -> None:
         """Move staging files left by an ffmpeg that is no longer running (in time order).

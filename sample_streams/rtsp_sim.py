@@ -25,6 +25,10 @@ SIGTERM or SIGINT stops cleanly.
 
 `--clock-camera ID` adds `/<ID>/main` and `/<ID>/sub` that carry the wall clock in the
 picture, encoded live by x264 (sample_streams/clock_stream.py), for latency measurements.
+
+`--basic-auth-env NAME` makes every mount ask for RTSP Basic authentication with the
+`user:password` held in the environment variable NAME (a camera with a password; the
+secret stays off the command line).
 """
 
 from __future__ import annotations
@@ -38,7 +42,6 @@ import socketserver
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,7 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 from sample_streams import clock_stream  # noqa: E402
+from sample_streams.sim_control import ControlHandler  # noqa: E402
 from sample_streams.sim_matrix import launch_for, make_auth, not_seekable  # noqa: E402
 from sample_streams.sim_media import (  # noqa: E402
     Clip,
@@ -77,11 +81,13 @@ class Simulator:
         corrupt_source: str,
         stagger_s: float,
         clock_cameras: tuple[str, ...] = (),
+        basic_auth: tuple[str, str] | None = None,
         variants: dict[str, dict[str, Any]] | None = None,
         auth_user: str = "admin",
         auth_password: str = "",
     ) -> None:
         fps = next(iter(clips.values())).fps
+        self.basic_auth = basic_auth
         self.clips = clips
         self.cameras = cameras
         self.host = host
@@ -91,6 +97,8 @@ class Simulator:
         self.offline: set[str] = set()
         self.server = self._new_server(host, port)
         self.mounts = self.server.get_mount_points()
+        if basic_auth is not None:  # every mount of the main server asks for Basic auth
+            self.server.set_auth(make_auth("basic", *basic_auth))
         self.auth_servers: dict[str, Any] = {}  # method -> server (matrix cameras with auth)
         self.camera_server: dict[str, Any] = {}
         self.factories: dict[str, Any] = {}
@@ -161,7 +169,7 @@ class Simulator:
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch_for(clip.codec, variant.get("audio") or "none"))
         factory.set_shared(True)
-        if variant.get("auth"):
+        if variant.get("auth") or (self.basic_auth is not None and server in (None, self.server)):
             factory.add_role_from_structure(Gst.Structure.from_string(
                 "user, media.factory.access=(boolean)true, "
                 "media.factory.construct=(boolean)true")[0])
@@ -325,20 +333,6 @@ def _watches(client: Any, paths: set[str]) -> bool:
     return found
 
 
-class _ControlHandler(socketserver.StreamRequestHandler):
-    """One control connection: read command lines, run each on the GLib loop, answer JSON."""
-
-    def handle(self) -> None:
-        run: Callable[[str], dict[str, Any]] = self.server.run_command  # type: ignore[attr-defined]
-        for raw in self.rfile:
-            line = raw.decode(errors="replace").strip()
-            if not line:
-                continue
-            reply = run(line)
-            self.wfile.write((json.dumps(reply) + "\n").encode())
-            self.wfile.flush()
-
-
 def _on_loop(sim: Simulator, line: str) -> dict[str, Any]:
     """Run one control command on the GLib main loop and wait for its result."""
     parts = line.split()
@@ -418,8 +412,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="user name of the matrix cameras that ask for RTSP auth")
     parser.add_argument("--auth-password-env", default="RTSP_SIM_PASSWORD",
                         help="environment variable holding their password")
+    parser.add_argument("--basic-auth-env", default="", metavar="NAME",
+                        help="every mount asks for Basic auth with the user:password in NAME")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
+    basic_auth: tuple[str, str] | None = None
+    if args.basic_auth_env:
+        user, sep, password = os.environ.get(args.basic_auth_env, "").partition(":")
+        if not sep or not user:
+            raise SystemExit(f"--basic-auth-env: ${args.basic_auth_env} must be user:password")
+        basic_auth = (user, password)
     logging.basicConfig(
         level=args.log_level.upper(),
         stream=sys.stderr,
@@ -457,12 +459,12 @@ def main(argv: list[str] | None = None) -> int:
     if any(v.get("auth") for v in variants.values()) and not password:
         raise SystemExit(f"cameras with RTSP auth need a password in ${args.auth_password_env}")
     sim = Simulator(clips, cameras, args.host, args.port, corrupt_source, args.stagger_s,
-                    tuple(args.clock_camera), variants, args.auth_user, password)
+                    tuple(args.clock_camera), basic_auth, variants, args.auth_user, password)
     loop = GLib.MainLoop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, loop.quit)
 
-    control = socketserver.ThreadingTCPServer(("127.0.0.1", args.control_port), _ControlHandler)
+    control = socketserver.ThreadingTCPServer(("127.0.0.1", args.control_port), ControlHandler)
     control.daemon_threads = True
     control.run_command = lambda line: _on_loop(sim, line)  # type: ignore[attr-defined]
     control_thread = threading.Thread(target=control.serve_forever, name="control", daemon=True)

@@ -63,8 +63,10 @@ class RtspSimulator:
         log_level: str = "INFO",
         log_file: Path | None = None,
         clock_cameras: tuple[str, ...] = (),
+        basic_auth: tuple[str, str] | None = None,
         matrix: dict[str, str] | None = None,
     ) -> None:
+        self._basic_auth = basic_auth
         if matrix:
             # Matrix cameras (sample_streams.matrix): variants served from a clips directory
             # that also holds every ordinary clip, made (cached) before the server starts.
@@ -98,6 +100,8 @@ class RtspSimulator:
             self._cmd += ["--clips", ",".join(clips)]
         for cam in clock_cameras:
             self._cmd += ["--clock-camera", cam]
+        if basic_auth is not None:  # through the environment, never the command line
+            self._cmd += ["--basic-auth-env", "CE_SIM_BASIC_AUTH"]
         self._clips_dir = clips_dir or REPO_ROOT / "sample_streams" / "clips"
         if clips_dir is not None:
             self._cmd += ["--clips-dir", str(clips_dir)]
@@ -126,6 +130,8 @@ class RtspSimulator:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "VIRTUAL_ENV")}
         env["PYTHONPATH"] = str(REPO_ROOT)
         env.update(self._env)
+        if self._basic_auth is not None:
+            env["CE_SIM_BASIC_AUTH"] = ":".join(self._basic_auth)
         self._proc = subprocess.Popen(
             self._cmd,
             cwd=REPO_ROOT,
