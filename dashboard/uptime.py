@@ -1,4 +1,4 @@
-"""Uptime and fps history from the TSDB, with few aggregate PromQL queries."""
+"""Uptime, recorded fraction and fps history from the TSDB: one aggregate query each."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ WINDOWS: dict[str, timedelta] = {
 }
 FPS_METRIC = "camera_fps_processed"
 UP_METRIC = "camera_up"
+RECORDED_METRIC = "camera_recorded_seconds"
 _LABEL_SAFE = re.compile(r"^[A-Za-z0-9_.\- ]{1,64}$")
 
 
@@ -36,24 +37,49 @@ class Uptime:
     buildings: dict[str, float]
 
 
-def uptime(reader: MetricsReader, window: str, *, building: str | None = None,
-           camera: str | None = None) -> Uptime:
-    """Two queries: the mean of ``camera_up`` over the window, by camera and by building."""
+def _matchers(building: str | None, camera: str | None) -> str:
     matchers = []
     if building is not None:
         matchers.append(f"building={_label_value(building)}")
     if camera is not None:
         matchers.append(f"camera={_label_value(camera)}")
-    selector = f"{UP_METRIC}{{{','.join(matchers)}}}[{window}]"
-    by_camera = reader.query(f"avg by (camera) (avg_over_time({selector}))")
-    by_building = reader.query(f"avg by (building) (avg_over_time({selector}))")
-    return Uptime(
-        window=window,
-        cameras={s.labels.get("camera", ""): round(s.value, 5) for s in by_camera
-                 if s.labels.get("camera")},
-        buildings={s.labels.get("building", ""): round(s.value, 5) for s in by_building
-                   if s.labels.get("building")},
-    )
+    return ",".join(matchers)
+
+
+def _per_camera_and_building(reader: MetricsReader, promql: str, window: str,
+                             scale: float = 1.0) -> Uptime:
+    """One query ``avg by (camera, building) (...)``; a building's figure is the mean of
+    its cameras' (each camera counts once, as on the page)."""
+    cameras: dict[str, float] = {}
+    by_building: dict[str, list[float]] = {}
+    for s in reader.query(f"avg by (camera, building) ({promql})"):
+        camera, building = s.labels.get("camera", ""), s.labels.get("building", "")
+        if not camera:
+            continue
+        value = min(1.0, s.value * scale)
+        cameras[camera] = round(value, 5)
+        if building:
+            by_building.setdefault(building, []).append(value)
+    return Uptime(window=window, cameras=cameras,
+                  buildings={b: round(sum(v) / len(v), 5) for b, v in by_building.items()})
+
+
+def recorded(reader: MetricsReader, window: str, interval_seconds: float, *,
+             building: str | None = None, camera: str | None = None) -> Uptime:
+    """Recorded fraction (0..1) per camera and building over the window: the media seconds
+    the edge finished (``camera_recorded_seconds``, one sample per metrics interval) over
+    the seconds its samples span, i.e. their mean over the interval. Only cameras the edge
+    records have the series. One query."""
+    selector = f"{RECORDED_METRIC}{{{_matchers(building, camera)}}}[{window}]"
+    return _per_camera_and_building(reader, f"avg_over_time({selector})", window,
+                                    1.0 / interval_seconds)
+
+
+def uptime(reader: MetricsReader, window: str, *, building: str | None = None,
+           camera: str | None = None) -> Uptime:
+    """The mean of ``camera_up`` over the window, by camera and by building; one query."""
+    selector = f"{UP_METRIC}{{{_matchers(building, camera)}}}[{window}]"
+    return _per_camera_and_building(reader, f"avg_over_time({selector})", window)
 
 
 def fps_history(reader: MetricsReader, camera_ids: list[str], window: str,

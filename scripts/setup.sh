@@ -9,7 +9,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 PACKAGES=(
-  ffmpeg victoria-metrics redis-server redis-tools mosquitto mosquitto-clients
+  ffmpeg victoria-metrics redis-server redis-sentinel redis-tools mosquitto mosquitto-clients
   gir1.2-gst-rtsp-server-1.0 python3-gi
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
@@ -36,8 +36,11 @@ install_packages() {
     return 0
   fi
   say "installing ${missing[*]}"
-  as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+  # Another apt run (unattended upgrades, a second checkout's set-up) holds the dpkg lock
+  # for a while: wait for it rather than fail.
+  local apt=(apt-get -o DPkg::Lock::Timeout=600)
+  as_root "${apt[@]}" update -q
+  as_root env DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -q --no-install-recommends \
     "${missing[@]}"
 }
 

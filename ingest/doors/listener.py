@@ -41,11 +41,13 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from compoundeye import names
-from compoundeye.bus import EventSink, connect, dead_letter
+from compoundeye.bus import EventSink, dead_letter
 from compoundeye.door_signing import DoorKeys
 from compoundeye.events import Event, EventKind, Source, stable_event_id
 from compoundeye.mqtt_url import broker_from_settings
+from compoundeye.redis_client import redis_from_settings
 from compoundeye.redis_text import text
+from compoundeye.replication import ReplicaWait
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.timeutil import parse_rfc3339, to_rfc3339, utcnow
@@ -77,6 +79,8 @@ class ListenerStats:
     stale_skipped: int = 0
     offline: int = 0
     online: int = 0
+    resent: int = 0
+    """Events written again after a failover took them before a replica had them."""
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -109,8 +113,8 @@ class DoorListener:
         self.broker = broker_from_settings(settings)
         self._keys = DoorKeys(settings.door_keys_file)
         self.stats = ListenerStats()
-        self._redis = redis_client or connect(settings.redis_url)
-        self._sink = EventSink(self._redis)
+        self._redis = redis_client or redis_from_settings(settings)
+        self._sink = EventSink(self._redis, wait=ReplicaWait.from_settings(settings))
         self._queue: queue.Queue[_Incoming] = queue.Queue()
         self._stop = threading.Event()
         self.connected = threading.Event()
@@ -129,6 +133,7 @@ class DoorListener:
         self.broker.configure(client)
         client.will_set(self.status_topic, self._status_payload("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
@@ -151,6 +156,16 @@ class DoorListener:
         client.subscribe([(names.door_topic_filter(self.prefix), 1),
                           (names.door_send_topic_filter(self.prefix), 1)])
         client.publish(self.status_topic, self._status_payload("online"), qos=1, retain=True)
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int,
+                      reason_codes: list[Any], _props: Any) -> None:
+        # Ready only once the broker has the subscriptions: a message published before
+        # the SUBACK of a new session is not routed to it.
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            log.error("MQTT subscription refused (%s): check the listener's ACL",
+                      ", ".join(refused))
+            return
         self.connected.set()
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any,
@@ -218,6 +233,8 @@ class DoorListener:
                     self._process(held)
                     held = None
                 if time.monotonic() >= next_check:
+                    self._sink.confirm()
+                    self.stats.resent += self._sink.add_again()
                     self._check_liveness()
                     next_check = time.monotonic() + LIVENESS_CHECK_SECONDS
                 retry = RETRY_MIN_SECONDS
@@ -300,6 +317,9 @@ class DoorListener:
             self.stats.duplicates += 1
         else:
             self.stats.events += 1
+        # Events a failover took away before a replica had them: written again (their
+        # ids make the second write of one that did reach the replica a no-op).
+        self.stats.resent += self._sink.add_again()
 
     def _dead(self, payload: bytes, reason: str, topic: str, door_id: str) -> None:
         dead_letter(self._redis, payload, reason, source=f"mqtt:{self.listener_id}",
