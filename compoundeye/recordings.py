@@ -108,8 +108,11 @@ def list_segments(
     """Segments of a camera that overlap ``[start, end)``, in time order.
 
     A segment is taken to end where the next one starts when that is within 1.5 nominal
-    lengths, otherwise after one nominal length (the layout stores only start times).
-    Only the hour directories the window touches are listed.
+    lengths. Otherwise (the last one before a gap, or the newest) it ends at its file's
+    modification time when that falls inside its nominal length (the recorder stamps a
+    finished segment's mtime with its media end, so the short segment an outage cut off is
+    not counted as a whole one), else after one nominal length. Only the hour directories
+    the window touches are listed.
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("window bounds must be timezone-aware")
@@ -135,10 +138,19 @@ def list_segments(
         if i + 1 < len(starts) and starts[i + 1][0] - moment <= nominal * 1.5:
             seg_end = starts[i + 1][0]
         else:
-            seg_end = nominal_end
+            seg_end = _stamped_end(path, moment, nominal_end)
         if seg_end > start and moment < end:
             segments.append(Segment(path, moment, seg_end))
     return segments
+
+
+def _stamped_end(path: Path, start: datetime, nominal_end: datetime) -> datetime:
+    """The end a segment's mtime says, if it lies within its nominal span, else nominal."""
+    try:
+        stamped = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except (OSError, OverflowError, ValueError):
+        return nominal_end
+    return stamped if start < stamped < nominal_end else nominal_end
 
 
 def _scandir_names(directory: Path) -> list[str]:

@@ -291,6 +291,9 @@ class Recorder:
                           max(0.0, self.stats.last_segment - start.timestamp()))
         self.stats.recorded_seconds += seconds
         self.stats.last_error = ""  # recording works: older failures are history
+        with contextlib.suppress(OSError):  # the layout reads a short segment's end here
+            end = start.timestamp() + seconds
+            os.utime(target, (end, end))
 
     def move_leftovers(self) -> None:
         """Move staging files left by an ffmpeg that is no longer running (in time order).

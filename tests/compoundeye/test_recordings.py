@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -103,6 +104,21 @@ def test_gaps_and_covered_are_complements(tmp_path: Path) -> None:
     spans = covered(segments, start, end)
     assert spans == [Interval(at(5), at(40)), Interval(at(60), at(90))]
     assert sum(i.seconds for i in holes + spans) == (end - start).total_seconds()
+
+
+def test_a_segment_cut_short_before_a_gap_ends_at_its_stamped_mtime(tmp_path: Path) -> None:
+    record(tmp_path, "cam", [0, 10, 20, 40])
+    short = segment_path(tmp_path, "cam", at(20))
+    os.utime(short, (at(23).timestamp(), at(23).timestamp()))  # what the recorder stamps
+    start, end = at(0), at(50)
+    segments = list_segments(tmp_path, "cam", start, end)
+    assert [s.end for s in segments] == [at(10), at(20), at(23), at(50)]
+    assert gaps(segments, start, end) == [Interval(at(23), at(40))]
+    # An mtime outside the segment's nominal span (a copy, a file written later) says
+    # nothing of its end: one nominal length, as before.
+    os.utime(short, (at(3600).timestamp(), at(3600).timestamp()))
+    later = list_segments(tmp_path, "cam", start, end)
+    assert later[2].end == at(30)
 
 
 def test_gaps_ignore_small_jitter_and_cover_empty_windows() -> None:
