@@ -16,7 +16,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-BENCHMARKS = ("decode", "motion", "bus", "export", "search", "ops", "live")
+BENCHMARKS = ("decode", "motion", "bus", "export", "search", "ops", "live", "scale")
 
 
 @dataclass
