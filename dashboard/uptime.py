@@ -38,21 +38,30 @@ class Uptime:
 
 def uptime(reader: MetricsReader, window: str, *, building: str | None = None,
            camera: str | None = None) -> Uptime:
-    """Two queries: the mean of ``camera_up`` over the window, by camera and by building."""
+    """One query: the mean of ``camera_up`` over the window by camera and building; a
+    building's figure is the mean of its cameras' (each camera counts once).
+
+    The TSDB reads the raw samples once (two queries, by camera and by building, read them
+    twice: about half of the ops page's data path over 2,700 cameras, ``bench scale``)."""
     matchers = []
     if building is not None:
         matchers.append(f"building={_label_value(building)}")
     if camera is not None:
         matchers.append(f"camera={_label_value(camera)}")
     selector = f"{UP_METRIC}{{{','.join(matchers)}}}[{window}]"
-    by_camera = reader.query(f"avg by (camera) (avg_over_time({selector}))")
-    by_building = reader.query(f"avg by (building) (avg_over_time({selector}))")
+    samples = reader.query(f"avg by (camera, building) (avg_over_time({selector}))")
+    per_camera: dict[str, list[float]] = {}
+    per_building: dict[str, list[float]] = {}
+    for s in samples:
+        camera_id, place = s.labels.get("camera", ""), s.labels.get("building", "")
+        if camera_id:
+            per_camera.setdefault(camera_id, []).append(s.value)
+            if place:
+                per_building.setdefault(place, []).append(s.value)
     return Uptime(
         window=window,
-        cameras={s.labels.get("camera", ""): round(s.value, 5) for s in by_camera
-                 if s.labels.get("camera")},
-        buildings={s.labels.get("building", ""): round(s.value, 5) for s in by_building
-                   if s.labels.get("building")},
+        cameras={c: round(sum(v) / len(v), 5) for c, v in per_camera.items()},
+        buildings={b: round(sum(v) / len(v), 5) for b, v in per_building.items()},
     )
 
 

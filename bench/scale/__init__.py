@@ -90,6 +90,7 @@ def phase_figures(result: PhaseResult) -> dict[str, Any]:
         "door_to_desk_p99_ms": books["door_to_desk_p99_ms"],
         "door_to_desk_max_ms": books["door_to_desk_max_ms"],
         "door_to_desk_samples": books["door_to_desk_samples"],
+        "door_to_desk_stages_ms": books["door_to_desk_stages_ms"],
         "ops_p50_ms": _pct(result.ops_ms, 0.5), "ops_p99_ms": _pct(result.ops_ms, 0.99),
         "ops_polls": len(result.ops_ms), "ops_errors": result.ops_errors,
         "cameras_api_p50_ms": _pct(result.cameras_api_ms, 0.5),

@@ -124,8 +124,11 @@ def reconcile(site: Site, camera_ledger: list[dict[str, Any]],
               door_ledger: list[dict[str, Any]],
               events: list[tuple[str, dict[str, Any]]],
               changes: list[tuple[str, dict[str, Any]]],
-              desks: list[dict[str, Any]]) -> Books:
-    """Balance the books of one phase (see the module's docstring)."""
+              desks: list[dict[str, Any]],
+              window: tuple[float, float] = (0.0, float("inf"))) -> Books:
+    """Balance the books of one phase (see the module's docstring); the latencies of the
+    forced doors published within ``window`` (epoch seconds) only, the desks being
+    connected and warmed up by then."""
     books = Books(camera_events=len(camera_ledger), door_messages=len(door_ledger))
     books.events_in = books.camera_events + books.door_messages
     books.events_on_bus = len(events)
@@ -163,7 +166,7 @@ def reconcile(site: Site, camera_ledger: list[dict[str, Any]],
         elif kind == "door.closed" and pending_end[row["door"]]:
             must.add(event_id)
             pending_end[row["door"]] = False
-        if kind == "door.forced":
+        if kind == "door.forced" and window[0] <= row["sent"] <= window[1]:
             forced_sent[event_id] = row["sent"]
     books.lost_on_bus = len(lost_bus)
     others = Counter(e.get("kind", "?") for _entry, e in events if e.get("id") not in ledger_ids)

@@ -302,10 +302,12 @@ def run_phase(phase: Phase, work: Path) -> PhaseResult:
             pids = {name: supervisor.child(name).pid for name in (*CONTROL_PLANE, *LOAD)}
             pids.update({name: pid for name, pid in services.pids().items()})
             sampler = _Sampler({k: v for k, v in pids.items() if v is not None})
+            window_start = time.time()
             rows0 = _vm_rows(services.tsdb_url)
             poller = _OpsPoller(base, ops, phase.ops_every) if phase.ops_every else None
             time.sleep(phase.seconds)
             window, cores, rss = sampler.finish()
+            window_end = time.time()
             samples_per_s = (_vm_rows(services.tsdb_url) - rows0) / window
             if poller is not None:
                 poller.finish()
@@ -329,7 +331,8 @@ def run_phase(phase: Phase, work: Path) -> PhaseResult:
             events = read_stream(client, names.EVENTS_STREAM, names.EVENT_FIELD)
             changes = read_stream(client, names.ALERTS_STREAM, names.ALERT_FIELD, after)
             books = reconcile(site, _lines(ledger["fleet"]), _lines(ledger["doorgen"]),
-                              events, changes, json.loads(desks_out.read_text()))
+                              events, changes, json.loads(desks_out.read_text()),
+                              (window_start, window_end))
             stats = {name: json.loads(path.with_suffix(".stats.json").read_text())
                      for name, path in ledger.items()}
         finally:
