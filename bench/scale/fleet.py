@@ -134,7 +134,8 @@ class FleetShard:
         offline and tamper episodes arrive as Poisson processes over the shard."""
         share = len(self.cameras) / max(1, len(self.site.cameras))
         mean = self.shape.motion_seconds
-        idle = mean * (1 - self.shape.active_fraction) / max(1e-6, self.shape.active_fraction)
+        idle = max(0.1, mean * (1 - self.shape.active_fraction)
+                   / max(1e-6, self.shape.active_fraction))
         for camera_id in self.cams:
             if self.rng.random() < self.shape.active_fraction:
                 self._at(start + self.rng.uniform(0, 2), "motion_start", camera_id)
