@@ -95,6 +95,8 @@ def phase_figures(result: PhaseResult) -> dict[str, Any]:
         "ops_polls": len(result.ops_ms), "ops_errors": result.ops_errors,
         "cameras_api_p50_ms": _pct(result.cameras_api_ms, 0.5),
         "cameras_api_p99_ms": _pct(result.cameras_api_ms, 0.99),
+        "ops_parts_ms": {part: {"p50": _pct(v, 0.5), "p99": _pct(v, 0.99)}
+                         for part, v in result.ops_parts_ms.items()},
         "lost": books["lost"], "duplicated": books["duplicated"],
         "lost_on_bus": books["lost_on_bus"], "duplicated_on_bus": books["duplicated_on_bus"],
         "events_in": books["events_in"], "camera_events": books["camera_events"],

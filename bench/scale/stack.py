@@ -13,6 +13,7 @@ Then the load stops, the consumer groups drain, and the books are read.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -84,6 +85,7 @@ class PhaseResult:
     rss_mb: dict[str, float] = field(default_factory=dict)
     ops_ms: list[float] = field(default_factory=list)
     cameras_api_ms: list[float] = field(default_factory=list)
+    ops_parts_ms: dict[str, list[float]] = field(default_factory=dict)
     ops_errors: int = 0
     redis: dict[str, Any] = field(default_factory=dict)
     tsdb_samples_per_s: float = 0.0
@@ -202,29 +204,37 @@ class _OpsPoller:
         self.pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="ops")
         self.page_ms: list[float] = []
         self.api_ms: list[float] = []
+        self.parts: dict[str, list[float]] = {}
+        """Each request's time by part of the path (page, assets, uptime, ...)."""
         self.errors = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ops", daemon=True)
         self._thread.start()
 
-    def _get(self, path: str, params: Any = None) -> httpx.Response:
+    def _get(self, path: str, params: Any = None, part: str = "") -> httpx.Response:
+        started = time.perf_counter()
         response = self.http.get(path, params=params)
         response.raise_for_status()
+        if part:
+            self.parts.setdefault(part, []).append((time.perf_counter() - started) * 1000)
         return response
 
     def poll(self) -> None:
         started = time.perf_counter()
-        self._get("/cameras")
+        self._get("/cameras", part="page")
+        assets = time.perf_counter()
         for done in [self.pool.submit(self._get, f"/static/{name}") for name in PAGE_ASSETS]:
             done.result()
-        self._get("/api/me")
+        self.parts.setdefault("assets", []).append((time.perf_counter() - assets) * 1000)
+        self._get("/api/me", part="me")
         api = time.perf_counter()
         rows = self._get("/api/cameras").json()["cameras"]
         self.api_ms.append((time.perf_counter() - api) * 1000)
         first = [("camera", r["id"]) for r in rows[:PAGE_ROWS]]
-        after = [self.pool.submit(self._get, "/api/cameras/fps", [*first, ("window", "1h")]),
-                 self.pool.submit(self._get, "/api/uptime", {"window": "24h"}),
-                 self.pool.submit(self._get, "/api/uptime", {"window": "7d"})]
+        after = [self.pool.submit(self._get, "/api/cameras/fps", [*first, ("window", "1h")],
+                                  "fps"),
+                 self.pool.submit(self._get, "/api/uptime", {"window": "24h"}, "uptime_24h"),
+                 self.pool.submit(self._get, "/api/uptime", {"window": "7d"}, "uptime_7d")]
         for done in after:
             done.result()
         self.page_ms.append((time.perf_counter() - started) * 1000)
@@ -321,11 +331,13 @@ def run_phase(phase: Phase, work: Path) -> PhaseResult:
             sampler = _Sampler({k: v for k, v in pids.items() if v is not None})
             window_start = time.time()
             rows0 = _vm_rows(services.tsdb_url)
+            memory0: Any = client.info("memory")
             poller = _OpsPoller(base, ops, phase.ops_every) if phase.ops_every else None
             time.sleep(phase.seconds)
             window, cores, rss = sampler.finish()
             window_end = time.time()
             samples_per_s = (_vm_rows(services.tsdb_url) - rows0) / window
+            redis_figures = _redis_figures(client, memory0)  # before the status keys expire
             if poller is not None:
                 poller.finish()
             dead = [n for n in (*CONTROL_PLANE, *LOAD) if not supervisor.child(n).running]
@@ -339,12 +351,6 @@ def run_phase(phase: Phase, work: Path) -> PhaseResult:
             drain = time.monotonic() - drained
             time.sleep(3.0)  # the last batch's announcement reaches the desks
             _terminate(supervisor, "desks")
-            memory: Any = client.info("memory")
-            redis_figures = {"used_memory_mb": round(memory["used_memory"] / 2**20, 1),
-                             "used_memory_peak_mb": round(memory["used_memory_peak"] / 2**20, 1),
-                             "keys": client.dbsize(),
-                             "events_stream": client.xlen(names.EVENTS_STREAM),
-                             "alerts_stream": client.xlen(names.ALERTS_STREAM)}
             events = read_stream(client, names.EVENTS_STREAM, names.EVENT_FIELD)
             changes = read_stream(client, names.ALERTS_STREAM, names.ALERT_FIELD, after)
             books = reconcile(site, _lines(ledger["fleet"]), _lines(ledger["doorgen"]),
@@ -363,7 +369,35 @@ def run_phase(phase: Phase, work: Path) -> PhaseResult:
     if poller is not None:
         result.ops_ms, result.cameras_api_ms = poller.page_ms, poller.api_ms
         result.ops_errors = poller.errors
+        result.ops_parts_ms = poller.parts
     return result
+
+
+def _key_sizes(client: redis.Redis, pattern: str, sample: int = 200) -> list[int]:
+    """``MEMORY USAGE`` of up to ``sample`` keys matching ``pattern``."""
+    keys = itertools.islice(client.scan_iter(match=pattern, count=1000), sample)
+    return [int(client.memory_usage(key) or 0) for key in keys]
+
+
+def _redis_figures(client: redis.Redis, before: dict[str, Any]) -> dict[str, Any]:
+    """Redis's memory, and what one event costs it: its stream entry and its 24 h
+    idempotency key (``MEMORY USAGE``, the keys sampled)."""
+    memory: Any = client.info("memory")
+    events = int(client.xlen(names.EVENTS_STREAM))
+    stream_bytes = client.memory_usage(names.EVENTS_STREAM, samples=0) or 0
+    seen_bytes = _key_sizes(client, names.seen_key("*"))
+    status_bytes = _key_sizes(client, names.camera_status_key("*"))
+    return {
+        "used_memory_mb": round(memory["used_memory"] / 2**20, 1),
+        "used_memory_peak_mb": round(memory["used_memory_peak"] / 2**20, 1),
+        "used_memory_at_window_start_mb": round(before["used_memory"] / 2**20, 1),
+        "keys": client.dbsize(), "events_stream": events,
+        "alerts_stream": client.xlen(names.ALERTS_STREAM),
+        "event_entry_bytes": round(stream_bytes / events) if events else None,
+        "seen_key_bytes": round(sum(seen_bytes) / len(seen_bytes)) if seen_bytes else None,
+        "status_hash_bytes": round(sum(status_bytes) / len(status_bytes))
+        if status_bytes else None,
+    }
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
