@@ -1,4 +1,5 @@
-"""``GET /api/uptime``: uptime fraction per camera and per building from the TSDB."""
+"""``GET /api/uptime``: uptime fraction per camera and per building from the TSDB (kept
+briefly by the dashboard's :class:`dashboard.uptime.UptimeCache`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from compoundeye.tsdb import MetricsQueryError
 from dashboard.deps import OpsDep, StateDep
-from dashboard.uptime import uptime
+from dashboard.uptime import Uptime, uptime
 from dashboard.validation import ID_RE_TEXT
 
 router = APIRouter(prefix="/api/uptime", tags=["uptime"])
@@ -27,9 +28,18 @@ async def get_uptime(
         raise HTTPException(404, detail=f"unknown building {building!r}")
     if camera is not None and state.site.camera(camera) is None:
         raise HTTPException(404, detail=f"unknown camera {camera!r}")
-    try:
-        result = await run_in_threadpool(uptime, state.tsdb, window, building=building,
-                                         camera=camera)
-    except MetricsQueryError as exc:
-        raise HTTPException(503, detail=f"TSDB unavailable: {exc}") from None
+    key = (window, building, camera)
+
+    def compute() -> Uptime:
+        return uptime(state.tsdb, window, building=building, camera=camera)
+
+    result, refresh = state.uptime_cache.lookup(key)
+    if result is None:
+        try:
+            result = await run_in_threadpool(compute)
+        except MetricsQueryError as exc:
+            raise HTTPException(503, detail=f"TSDB unavailable: {exc}") from None
+        state.uptime_cache.store(key, result)
+    elif refresh:
+        state.uptime_cache.refresh_in_background(key, compute)
     return {"window": result.window, "cameras": result.cameras, "buildings": result.buildings}
