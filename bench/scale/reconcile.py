@@ -125,10 +125,12 @@ def reconcile(site: Site, camera_ledger: list[dict[str, Any]],
               events: list[tuple[str, dict[str, Any]]],
               changes: list[tuple[str, dict[str, Any]]],
               desks: list[dict[str, Any]],
-              window: tuple[float, float] = (0.0, float("inf"))) -> Books:
+              window: tuple[float, float] = (0.0, float("inf")),
+              desk_tail: str | None = None) -> Books:
     """Balance the books of one phase (see the module's docstring); the latencies of the
     forced doors published within ``window`` (epoch seconds) only, the desks being
-    connected and warmed up by then."""
+    connected and warmed up by then. Desks owe only the changes up to ``desk_tail`` (the
+    stream's last entry a few seconds before they stopped)."""
     books = Books(camera_events=len(camera_ledger), door_messages=len(door_ledger))
     books.events_in = books.camera_events + books.door_messages
     books.events_on_bus = len(events)
@@ -190,6 +192,8 @@ def reconcile(site: Site, camera_ledger: list[dict[str, Any]],
         "duplicated": dups[:5]}
     books.forced = len(forced_sent)
     change_ids = [entry for entry, _c in changes]
+    owed = [entry for entry in change_ids
+            if desk_tail is None or _entry_key(entry) <= _entry_key(desk_tail)]
     change_ms = {entry: _entry_ms(entry) for entry in change_ids}
     stages: dict[str, list[float]] = {"to_bus": [], "to_alert_stream": [], "to_desk": []}
     firsts: dict[str, str] = {}
@@ -203,7 +207,7 @@ def reconcile(site: Site, camera_ledger: list[dict[str, Any]],
     for desk in desks:
         got = Counter(row[1] for row in desk["received"])
         books.desk_duplicated += sum(n - 1 for n in got.values() if n > 1)
-        books.desk_missed += sum(1 for entry in change_ids if entry not in got)
+        books.desk_missed += sum(1 for entry in owed if entry not in got)
         books.desk_reconnects += int(desk.get("reconnects", 0))
         seen: set[str] = set()
         for arrival, entry, _action, rule, _source, event_ids in desk["received"]:
@@ -218,6 +222,11 @@ def reconcile(site: Site, camera_ledger: list[dict[str, Any]],
                         stages["to_desk"].append(arrival * 1000.0 - change_ms[entry])
     books.stages_ms = stages
     return books
+
+
+def _entry_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _entry_ms(entry_id: str) -> float:

@@ -349,13 +349,15 @@ def run_phase(phase: Phase, work: Path) -> PhaseResult:
             _wait(lambda: all(v == 0 for v in group_backlog(client).values()), 120,
                   "the consumer groups draining", step=0.25)
             drain = time.monotonic() - drained
-            time.sleep(3.0)  # the last batch's announcement reaches the desks
+            tail: Any = client.xrevrange(names.ALERTS_STREAM, count=1)
+            desk_tail = tail[0][0].decode() if tail else after
+            time.sleep(3.0)  # what was announced by then reaches the desks
             _terminate(supervisor, "desks")
             events = read_stream(client, names.EVENTS_STREAM, names.EVENT_FIELD)
             changes = read_stream(client, names.ALERTS_STREAM, names.ALERT_FIELD, after)
             books = reconcile(site, _lines(ledger["fleet"]), _lines(ledger["doorgen"]),
                               events, changes, json.loads(desks_out.read_text()),
-                              (window_start, window_end))
+                              (window_start, window_end), desk_tail)
             stats = {name: json.loads(path.with_suffix(".stats.json").read_text())
                      for name, path in ledger.items()}
         finally:
