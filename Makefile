@@ -5,7 +5,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 PYTEST_ARGS ?=
 DEMO_ARGS   ?=
-BENCHES     ?= decode motion bus export search ops live
+BENCHES     ?= decode motion bus export search ops live scale
 BENCH_ARGS  ?= --json
 
 # Where PostgreSQL refuses postgres@127.0.0.1 without a password, setup keeps a test

@@ -387,6 +387,8 @@ def _redis_figures(client: redis.Redis, before: dict[str, Any]) -> dict[str, Any
     memory: Any = client.info("memory")
     events = int(client.xlen(names.EVENTS_STREAM))
     stream_bytes = client.memory_usage(names.EVENTS_STREAM, samples=0) or 0
+    changes = int(client.xlen(names.ALERTS_STREAM))
+    changes_bytes = client.memory_usage(names.ALERTS_STREAM, samples=0) or 0
     seen_bytes = _key_sizes(client, names.seen_key("*"))
     status_bytes = _key_sizes(client, names.camera_status_key("*"))
     return {
@@ -394,8 +396,9 @@ def _redis_figures(client: redis.Redis, before: dict[str, Any]) -> dict[str, Any
         "used_memory_peak_mb": round(memory["used_memory_peak"] / 2**20, 1),
         "used_memory_at_window_start_mb": round(before["used_memory"] / 2**20, 1),
         "keys": client.dbsize(), "events_stream": events,
-        "alerts_stream": client.xlen(names.ALERTS_STREAM),
+        "alerts_stream": changes,
         "event_entry_bytes": round(stream_bytes / events) if events else None,
+        "alert_change_entry_bytes": round(changes_bytes / changes) if changes else None,
         "seen_key_bytes": round(sum(seen_bytes) / len(seen_bytes)) if seen_bytes else None,
         "status_hash_bytes": round(sum(status_bytes) / len(status_bytes))
         if status_bytes else None,
