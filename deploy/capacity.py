@@ -86,7 +86,7 @@ CONTROL_PLANE_WORKLOADS = {"ce-alerts": "alerts", "ce-dashboard": "dashboard",
 
 
 def control_plane_needs(figures: ControlPlane) -> dict[str, tuple[float, float]]:
-    """Each control-plane Deployment's pod: (cores, MB) its requests must cover, the
+    """Each control-plane Deployment's pod: (cores, MiB) its requests must cover, the
     measured use times the headroom (bursts: a backlog after an outage, page loads)."""
     out = {}
     for workload, prefix in CONTROL_PLANE_WORKLOADS.items():
@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{sum(n.cores for n in needs) / figures.headroom:.1f} cores without headroom\n")
     control = ControlPlane.load()
     for workload, (cores, memory) in control_plane_needs(control).items():
-        sys.stdout.write(f"{workload}: {cores:.2f} cores and {memory:.0f} MB per pod with "
+        sys.stdout.write(f"{workload}: {cores:.2f} cores and {memory:.0f} MiB per pod with "
                          f"x{control.control_headroom:g} headroom (bench scale)\n")
     return 0
 
