@@ -9,19 +9,11 @@ import redis
 
 from compoundeye import names
 from compoundeye.camera_status import STATE_FIELD, WORST_FIRST, CameraState, CameraStatus
+from compoundeye.redis_read import hmget_many
 from compoundeye.redis_text import text_map
 from compoundeye.site.models import Site
 
 _RANK = {status: rank for rank, status in enumerate(WORST_FIRST)}
-_HMGET_ALL = """
-local out = {}
-for i, key in ipairs(KEYS) do out[i] = redis.call('HMGET', key, unpack(ARGV)) end
-return out
-"""
-"""Every key's HMGET in one call: packing and parsing 2,700 pipelined commands cost the
-dashboard more than Redis takes to answer them (``bench scale``)."""
-SCRIPT_CHUNK = 1000
-"""Keys per script call, so that Redis is never held for long by one read."""
 NO_STATUS_REASON = "no status reported (worker silent or camera never seen)"
 
 
@@ -55,16 +47,12 @@ def read_statuses(
     client: redis.Redis, site: Site, *, status: CameraState | None = None,
     building: str | None = None,
 ) -> list[CameraRow]:
-    """Every configured camera's status (HMGETs run by one script per 1,000 cameras),
-    worst first."""
+    """Every configured camera's status (:func:`compoundeye.redis_read.hmget_many`), worst
+    first."""
     cameras = [c for c in site.cameras if building is None or c.location.building == building]
     hash_fields = CameraStatus.hash_fields()
     state_at = hash_fields.index(STATE_FIELD)
-    script = client.register_script(_HMGET_ALL)
-    keys = [names.camera_status_key(camera.id) for camera in cameras]
-    replies: list[list[Any]] = []
-    for start in range(0, len(keys), SCRIPT_CHUNK):
-        replies.extend(script(keys=keys[start:start + SCRIPT_CHUNK], args=hash_fields))
+    replies = hmget_many(client, [names.camera_status_key(c.id) for c in cameras], hash_fields)
     rows = []
     for camera, values in zip(cameras, replies, strict=True):
         fields = CameraStatus.decode_values(values)
