@@ -4,6 +4,9 @@
 VENV    := .venv
 BIN     := $(VENV)/bin
 PYTEST_ARGS ?=
+# Most tests wait on real time (streams, timers, services), so two workers (each with its
+# own private services) halve the wall time on two cores; a whole file stays on one worker.
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
 DEMO_ARGS   ?=
 BENCHES     ?= decode motion bus export search ops live scale
 BENCH_ARGS  ?= --json
@@ -24,7 +27,7 @@ lint: setup
 
 # Lint first (fast), then the whole suite; pytest's "no tests ran" (exit 5) fails too.
 test: lint
-	@status=0; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
+	@status=0; $(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status
 

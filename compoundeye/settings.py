@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from compoundeye.redact import MASK, redact_text
+
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 """Host names answered when ``CE_ALLOWED_HOSTS`` is not set."""
+
+SECRET_FIELDS = frozenset({"tsdb_token"})
+"""Settings whose whole value is a secret (URLs are redacted field by field instead)."""
 
 
 class Settings(BaseSettings):
@@ -72,6 +79,16 @@ class Settings(BaseSettings):
     def effective_tokens_file(self) -> Path:
         """The token file, defaulting to ``data_dir/tokens.json``."""
         return self.tokens_file if self.tokens_file is not None else self.data_dir / "tokens.json"
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # A repr reaches logs and test reports: no password or token in it.
+        for name, value in super().__repr_args__():
+            if name in SECRET_FIELDS and value:
+                yield name, MASK
+            elif isinstance(value, str):
+                yield name, redact_text(value)
+            else:
+                yield name, value
 
     @staticmethod
     def _list(value: str) -> list[str]:

@@ -65,11 +65,34 @@ SECURITY_HEADERS = {
 def create_app(settings: Settings | None = None, site: Site | None = None) -> FastAPI:
     """The dashboard application for a site (settings from the environment by default)."""
     chosen_settings = settings or Settings()
-    chosen_site = site or Site()
+    app = FastAPI(
+        title="compoundeye dashboard",
+        version=__version__,
+        description="Security desk, ops and police views of the compoundeye pipeline.",
+        lifespan=_lifespan(chosen_settings, site or Site()),
+        # Swagger UI and ReDoc load their scripts from a CDN: nothing here may need the
+        # internet, so only the schema is served (GET /openapi.json).
+        docs_url=None,
+        redoc_url=None,
+    )
+    for module in (alerts, cameras, uptime, recordings, exports, holds, custody, keys, audit,
+                   health, metrics, auth, sessions, site_map, live_api, playback):
+        app.include_router(module.router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.middleware("http")(_observe)
+    _install_error_handlers(app)
+    guards.install(app, chosen_settings)
+    return app
+
+
+def _lifespan(settings: Settings,
+              site: Site) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """The app's lifespan: its state, the playback reaper and the sign-in flusher."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = build_state(chosen_settings, chosen_site)
+        state = build_state(settings, site)
         app.state.ce = state
         reaper = asyncio.create_task(reap_idle(
             state.playback, lambda details: playback.record_end(state, details),
@@ -90,43 +113,32 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
                               state.signin.pending)
             await close_state(state)
 
-    app = FastAPI(
-        title="compoundeye dashboard",
-        version=__version__,
-        description="Security desk, ops and police views of the compoundeye pipeline.",
-        lifespan=lifespan,
-        # Swagger UI and ReDoc load their scripts from a CDN: nothing here may need the
-        # internet, so only the schema is served (GET /openapi.json).
-        docs_url=None,
-        redoc_url=None,
-    )
-    for module in (alerts, cameras, uptime, recordings, exports, holds, custody, keys, audit,
-                   health, metrics, auth, sessions, site_map, live_api, playback):
-        app.include_router(module.router)
-    app.include_router(pages_router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return lifespan
 
-    @app.middleware("http")
-    async def observe(request: Request,
-                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", None) or ("/static" if request.url.path.startswith(
-            "/static/") else "(unmatched)")
-        state: AppState | None = getattr(request.app.state, "ce", None)
-        if state is not None:
-            state.metrics.observe_request(request.method, path, response.status_code,
-                                          time.perf_counter() - started)
-        for key, value in SECURITY_HEADERS.items():
-            if key == "Content-Security-Policy" and state is not None:
-                # pages open the live engine's WebSocket, a separate origin by default
-                value = value.replace("connect-src 'self'", " ".join(filter(None, [
-                    "connect-src 'self'", live_api.live_origin(state.settings, request)])))
-            response.headers.setdefault(key, value)
-        guards.https_headers(request, response)
-        return response
 
+async def _observe(request: Request,
+                   call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Count and time every request; add the security headers to every answer."""
+    started = time.perf_counter()
+    response = await call_next(request)
+    route = request.scope.get("route")
+    path = getattr(route, "path", None) or ("/static" if request.url.path.startswith(
+        "/static/") else "(unmatched)")
+    state: AppState | None = getattr(request.app.state, "ce", None)
+    if state is not None:
+        state.metrics.observe_request(request.method, path, response.status_code,
+                                      time.perf_counter() - started)
+    for key, value in SECURITY_HEADERS.items():
+        if key == "Content-Security-Policy" and state is not None:
+            # pages open the live engine's WebSocket, a separate origin by default
+            value = value.replace("connect-src 'self'", " ".join(filter(None, [
+                "connect-src 'self'", live_api.live_origin(state.settings, request)])))
+        response.headers.setdefault(key, value)
+    guards.https_headers(request, response)
+    return response
+
+
+def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's default echoes the input: a 30 MB body came back in a 31 MB 422.
@@ -143,9 +155,6 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
     async def store_down(_request: Request, exc: OperationalError) -> JSONResponse:
         log.warning("store error answering a request: %s", exc)
         return JSONResponse({"detail": "alert store unavailable"}, 503)
-
-    guards.install(app, chosen_settings)
-    return app
 
 
 async def _flush_failed_sign_ins(state: AppState) -> None:

@@ -36,8 +36,11 @@ install_packages() {
     return 0
   fi
   say "installing ${missing[*]}"
-  as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+  # Another apt run (unattended upgrades, a second checkout's set-up) holds the dpkg lock
+  # for a while: wait for it rather than fail.
+  local apt=(apt-get -o DPkg::Lock::Timeout=600)
+  as_root "${apt[@]}" update -q
+  as_root env DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -q --no-install-recommends \
     "${missing[@]}"
 }
 

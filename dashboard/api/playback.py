@@ -15,11 +15,11 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from compoundeye.recordings import camera_dir, covered, gaps
 from compoundeye.store import AlertFilter
-from compoundeye.timeutil import utcnow
+from compoundeye.timeutil import UtcTimestamp, utcnow
 from compoundeye.tsdb import MetricsQueryError
 from dashboard.audit import record_audit
 from dashboard.deps import InvestigatorDep, StateDep, client_ip
@@ -35,11 +35,10 @@ from dashboard.playback import (
     window_segments,
 )
 from dashboard.state import AppState
-from dashboard.validation import ID_RE_TEXT, check_window
+from dashboard.validation import ID_RE_TEXT, RequiredTimeQuery, check_window, required_time
 
 router = APIRouter(prefix="/api/playback", tags=["playback"])
 
-Moment = Annotated[AwareDatetime, Query(description="RFC 3339 with offset")]
 CameraId = Annotated[str, PathParam(pattern=ID_RE_TEXT)]
 SessionId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{24}$")]
 MOTION_LEVEL = 0.01
@@ -101,11 +100,12 @@ def _timeline(state: AppState, camera: str, start: datetime, end: datetime) -> d
 
 @router.get("/timeline", summary="A camera's recorded coverage, gaps, motion and alerts")
 async def timeline(state: StateDep, _caller: InvestigatorDep,
-                   camera: Annotated[str, Query(pattern=ID_RE_TEXT)], start: Moment,
-                   end: Moment) -> dict[str, Any]:
-    check_window(start, end, max_days=MAX_WINDOW_HOURS / 24)
+                   camera: Annotated[str, Query(pattern=ID_RE_TEXT)], start: RequiredTimeQuery,
+                   end: RequiredTimeQuery) -> dict[str, Any]:
+    window = required_time(start, "start"), required_time(end, "end")
+    check_window(*window, max_days=MAX_WINDOW_HOURS / 24)
     _camera(state, camera)
-    return await run_in_threadpool(_timeline, state, camera, start, end)
+    return await run_in_threadpool(_timeline, state, camera, *window)
 
 
 class SessionBody(BaseModel):
@@ -114,9 +114,9 @@ class SessionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     cameras: list[Annotated[str, Field(pattern=ID_RE_TEXT)]] = Field(min_length=1,
                                                                      max_length=MAX_CAMERAS)
-    start: AwareDatetime
-    end: AwareDatetime
-    at: AwareDatetime | None = None
+    start: UtcTimestamp
+    end: UtcTimestamp
+    at: UtcTimestamp | None = None
 
 
 def _media(state: AppState, camera: str, start: datetime, end: datetime,

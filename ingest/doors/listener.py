@@ -129,6 +129,7 @@ class DoorListener:
         self.broker.configure(client)
         client.will_set(self.status_topic, self._status_payload("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
@@ -151,6 +152,16 @@ class DoorListener:
         client.subscribe([(names.door_topic_filter(self.prefix), 1),
                           (names.door_send_topic_filter(self.prefix), 1)])
         client.publish(self.status_topic, self._status_payload("online"), qos=1, retain=True)
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int,
+                      reason_codes: list[Any], _props: Any) -> None:
+        # Ready only once the broker has the subscriptions: a message published before
+        # the SUBACK of a new session is not routed to it.
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            log.error("MQTT subscription refused (%s): check the listener's ACL",
+                      ", ".join(refused))
+            return
         self.connected.set()
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any,

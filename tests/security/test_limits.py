@@ -58,6 +58,20 @@ def test_extreme_timestamps_are_400(dashboard: Dashboard, path: str, value: str)
             assert "range" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "1900-01-01T00:00:00Z"])
+def test_extreme_timestamps_in_playback_are_refused(dashboard: Dashboard, value: str) -> None:
+    with dashboard.client(headers=_admin(dashboard)) as client:
+        timeline = client.get("/api/playback/timeline", params={
+            "camera": "cam-1", "start": value, "end": "2026-01-01T00:00:00Z"})
+        assert timeline.status_code == 400, timeline.text
+        assert "range" in timeline.json()["detail"]
+        session = client.post("/api/playback/sessions", json={
+            "cameras": ["cam-1"], "start": "2026-01-01T00:00:00Z",
+            "end": "2026-01-01T00:10:00Z", "at": value})
+        assert session.status_code == 422, session.text
+        assert "range" in session.text
+
+
 def test_a_stream_id_beyond_redis_range_is_400(dashboard: Dashboard) -> None:
     with dashboard.client(headers=_admin(dashboard)) as client:
         for bad in ("99999999999999999999-0", "0-18446744073709551616"):
