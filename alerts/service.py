@@ -39,9 +39,12 @@ from alerts.rules import RuleEngine
 from alerts.watchdog import CameraWatchdog
 from alerts.writer import ConflictError, apply_intents, publish_changes
 from compoundeye import names
-from compoundeye.bus import FieldT, connect, dead_letter
+from compoundeye.alert_stream import Announcement, announce_again
+from compoundeye.bus import FieldT, dead_letter
 from compoundeye.events import Event
+from compoundeye.redis_client import describe, redis_from_settings
 from compoundeye.redis_text import text_map
+from compoundeye.replication import ReplicaWait, Unconfirmed
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.store import Store
@@ -55,6 +58,8 @@ WATCHDOG_SECONDS = 5.0
 SAVE_SECONDS = 60.0
 LEASE_REFRESH_SECONDS = 1.0
 PRUNE_SECONDS = 3600.0
+ANNOUNCE_CHECK_SECONDS = 1.0
+"""How often unconfirmed alert changes are confirmed or, after a failover, announced again."""
 FORGET_CONSUMERS_AFTER = 3600.0
 PROCESSED_RETENTION = timedelta(days=7)
 """How long an event id is remembered as processed; far beyond any redelivery."""
@@ -104,7 +109,7 @@ class AlertService:
         self.site = site
         self.settings = settings
         self.clock = clock
-        self.redis = redis_client or connect(settings.redis_url, timeout=5.0)
+        self.redis = redis_client or redis_from_settings(settings, timeout=5.0)
         self.store = store or Store.from_settings(settings)
         self._own_store = store is None
         self.consumer = GroupConsumer(self.redis, names.EVENTS_STREAM, names.ALERTS_GROUP,
@@ -113,6 +118,9 @@ class AlertService:
         self.rules = RuleEngine(site, clock=clock, activity_load=self._load_activity)
         self.watchdog = CameraWatchdog(self.rules, self.redis, clock())
         self.stats = ServiceStats()
+        self.announced: Unconfirmed[Announcement] = Unconfirmed(
+            ReplicaWait.from_settings(settings), what="alert changes")
+        """Alert changes on ``ce:alerts`` that no replica has confirmed yet (Sentinel)."""
         self._stop = threading.Event()
         self.ready = threading.Event()
         self._unfinished: _Work | None = None
@@ -124,6 +132,7 @@ class AlertService:
             "watchdog": Periodic(WATCHDOG_SECONDS, self._watch),
             "save": Periodic(SAVE_SECONDS, self._save_activity),
             "prune": Periodic(PRUNE_SECONDS, self._prune),
+            "announce": Periodic(ANNOUNCE_CHECK_SECONDS, self._announce_again),
         }
         """What the loop does between reads, in this order, each when due."""
 
@@ -132,7 +141,7 @@ class AlertService:
     def run(self) -> None:
         """Process events until ``stop()``."""
         log.info("alerting service %s on %s (store %s)", self.consumer.consumer,
-                 self.settings.redis_url, self.store.dialect)
+                 describe(self.settings), self.store.dialect)
         backoff = 0.2
         # The site, rules and store objects live as long as the process: keep them out of
         # the garbage collector's full passes, which otherwise stall a batch now and then.
@@ -228,6 +237,11 @@ class AlertService:
         if intents:
             self._unfinished = _Work(intents, [], [])
             self._finish()
+
+    def _announce_again(self) -> None:
+        """Changes a failover took off ``ce:alerts`` before a replica had them: again."""
+        if self.announced.wait.enabled:
+            announce_again(self.redis, self.announced)
 
     def _prune(self) -> None:
         cutoff = self.clock() - PROCESSED_RETENTION
@@ -347,7 +361,7 @@ class AlertService:
         # Stored: from here a retry finds the events processed and changes nothing, so a
         # Redis failure below can lose only the live-screen announcement, never an alert.
         intents.clear()
-        publish_changes(self.redis, changes)
+        publish_changes(self.redis, changes, self.announced)
         self.stats.changes += len(changes)
         if ack_ids:
             acked = group.ack(ack_ids)

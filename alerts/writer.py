@@ -17,7 +17,8 @@ import redis
 from sqlalchemy.exc import IntegrityError
 
 from alerts.dedupe import Intent, Open, coalesce, coalesced_event_ids
-from compoundeye.alert_stream import publish_alert_changes
+from compoundeye.alert_stream import Announcement, publish_alert_changes
+from compoundeye.replication import Unconfirmed
 from compoundeye.store import AlertChange, Store
 from compoundeye.store.batch import AlertBatch
 from compoundeye.timeutil import utcnow
@@ -70,7 +71,8 @@ def apply_intents(store: Store, intents: Sequence[Intent],
     raise ConflictError(f"batch still conflicting after {MAX_CONFLICT_RETRIES} attempts")
 
 
-def publish_changes(client: redis.Redis, changes: Sequence[AlertChange]) -> None:
+def publish_changes(client: redis.Redis, changes: Sequence[AlertChange],
+                    guard: Unconfirmed[Announcement] | None = None) -> None:
     """Announce a committed batch on ``ce:alerts``; raises on Redis errors, so the service
     keeps the batch unacknowledged (see :func:`compoundeye.alert_stream.publish_alert_changes`)."""
-    publish_alert_changes(client, changes)
+    publish_alert_changes(client, changes, guard=guard)

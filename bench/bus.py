@@ -11,6 +11,10 @@ Two measurements against one private Redis and one ``compoundeye alerts`` subpro
   for every event behind an alert change, the time from its XADD to the change (row
   committed, then appended) being read back. p50 and p99.
 
+Then the publish path with and without waiting for a replica (``bench/bus_publish.py``:
+the edge publisher's events/s and the door listener's milliseconds per event, on a
+primary, replica and three Sentinels).
+
 Baseline in the same run: ``redis-benchmark`` XADD requests per second on the same
 server (50 clients, no pipelining). ratio = our events/s over that rate: the alerting
 service against the raw speed at which Redis can take the events in.
@@ -40,6 +44,7 @@ from typing import Any
 import redis
 import yaml
 
+from bench.bus_publish import measure_publish
 from bench.runner import BenchResult
 from compoundeye import names
 from compoundeye.events import Event, EventKind, make_event
@@ -297,6 +302,7 @@ def measure(quick: bool) -> BenchResult:
         baseline = redis_benchmark_xadd(port, 50_000 if quick else 200_000)
         alerts = client.xlen(names.ALERTS_STREAM)
     p50, p99 = _pct(lat, 0.50), _pct(lat, 0.99)
+    publish = measure_publish(quick)
     return BenchResult(
         name="bus", value=round(rate, 1), unit="events/s",
         baseline="redis-benchmark XADD (50 clients, no pipelining) on the same server",
@@ -307,6 +313,6 @@ def measure(quick: bool) -> BenchResult:
             "paced_rate": PACED_RATE, "paced_events": paced, "latency_samples": len(lat),
             "p50_ms": round(p50, 2), "p99_ms": round(p99, 2), "target_p99_ms": TARGET_P99_MS,
             "meets_latency_target": p99 <= TARGET_P99_MS, "alert_changes": alerts,
-            "store": database.split(":", 1)[0], "quick": quick,
+            "store": database.split(":", 1)[0], "quick": quick, **publish,
         },
     )

@@ -5,8 +5,11 @@ of ``camera_fps_processed`` in a private VictoriaMetrics, serves the dashboard w
 uvicorn, and times over real HTTP:
 
 - ``GET /api/cameras`` (every status, worst first), the headline figure;
-- the whole data path of the ``/cameras`` page: the page, ``/api/cameras``, uptime over
-  24 h and 7 d, and the fps sparklines of the first page of rows.
+- the whole data path of the ``/cameras`` page: the page, ``/api/cameras``, uptime and
+  recorded fraction over 24 h and 7 d, and the fps sparklines of the first page of rows.
+
+Each status hash carries the recording-health fields (state, reason, since, last segment)
+and each camera 24 h of ``camera_recorded_seconds``, as the edge writes them.
 
 Baseline: the raw pipelined ``HMGET`` of the same keys straight from Redis, the floor
 any implementation pays; ``ratio`` = baseline time / ours (so below 1: it shows what the
@@ -34,7 +37,7 @@ from compoundeye import names
 from compoundeye.auth.roles import Role
 from compoundeye.auth.tokens import add_token
 from compoundeye.bus import hash_mapping
-from compoundeye.camera_status import CameraState, CameraStatus
+from compoundeye.camera_status import CameraState, CameraStatus, RecordingState
 from compoundeye.services import ServiceSet, free_port, tsdb_force_flush
 from compoundeye.settings import Settings
 from compoundeye.site import Site, load_site
@@ -59,9 +62,14 @@ def _seed_statuses(client: redis.Redis, site: Site, rng: random.Random) -> dict[
         status = rng.choices([CameraState.ONLINE, CameraState.DEGRADED, CameraState.OFFLINE,
                               CameraState.TAMPERED], weights=[94, 3, 2, 1])[0]
         counts[status] = counts.get(status, 0) + 1
+        recording = rng.choices([RecordingState.OK, RecordingState.FAILING],
+                                weights=[98, 2])[0]
         record = CameraStatus(
             status=status, since=now, last_frame=now, fps=rng.uniform(4.5, 5.0),
-            worker="edge-0", reason=None if status == CameraState.ONLINE else f"bench {status}")
+            worker="edge-0", reason=None if status == CameraState.ONLINE else f"bench {status}",
+            recording=recording, recording_since=now, last_segment=now,
+            recording_reason=None if recording is RecordingState.OK
+            else "not found (404): no segment finished (40 s)")
         pipe.hset(names.camera_status_key(camera.id), mapping=hash_mapping(record.to_hash()))
     pipe.execute()
     return counts
@@ -78,7 +86,10 @@ def _seed_metrics(tsdb_url: str, site: Site, rng: random.Random, quick: bool) ->
             labels = f'camera="{camera.id}",building="{camera.location.building}",worker="edge-0"'
             for i in range(up_points):
                 up = 0 if rng.random() < 0.02 else 1
-                batch.append(f"camera_up{{{labels}}} {up} {now_ms - i * up_step_ms}")
+                at = now_ms - i * up_step_ms
+                batch.append(f"camera_up{{{labels}}} {up} {at}")
+                # At the step the site's metrics interval is set to (see measure).
+                batch.append(f"camera_recorded_seconds{{{labels}}} {up * up_step_ms / 1000:g} {at}")
             for i in range(0, 60, 2):
                 fps = rng.uniform(4.0, 5.0)
                 batch.append(f"camera_fps_processed{{{labels}}} {fps:.2f} {now_ms - i * 60_000}")
@@ -163,6 +174,10 @@ class _Server:
 def measure(quick: bool) -> BenchResult:
     """Seed the reference site, then time the ops page against the raw Redis read."""
     site = load_site(SITE_FILE)
+    # The recorded fraction divides by samples x the metrics interval: seed at that step.
+    step_seconds = (60 if quick else 15) * 60
+    site = site.model_copy(update={"edge": site.edge.model_copy(
+        update={"metrics_interval_seconds": float(step_seconds)})})
     rng = random.Random(20261128)
     runs = 5 if quick else 20
     with ServiceSet(env={}) as services, tempfile.TemporaryDirectory() as tmp:

@@ -24,6 +24,7 @@ from typing import Any, Generic, NamedTuple, Self, TypeVar, cast
 import redis
 
 from compoundeye import names
+from compoundeye.redact import redact_text
 from compoundeye.redis_read import hmget_many
 from compoundeye.redis_text import text, text_or_none
 
@@ -45,6 +46,8 @@ WORST_FIRST: tuple[CameraState, ...] = (
 
 STATE_FIELD = "status"
 """The hash field holding the :class:`CameraState` (the record's ``status``)."""
+RECORDING_FIELD = "recording"
+"""The hash field holding the :class:`RecordingState`."""
 
 
 def parse_state(raw: object) -> CameraState | None:
@@ -71,6 +74,13 @@ class _Text(_Codec[str | None]):
         if raw is None:
             return None
         return text(raw) or None
+
+
+class _FreeText(_Text):
+    """Text that may quote a tool or a URL (reasons, errors): secrets masked on write."""
+
+    def encode(self, value: str | None) -> str:
+        return redact_text(value) if value else ""
 
 
 class _Rate(_Codec[float | None]):
@@ -135,6 +145,34 @@ class _Choice(_Codec[E]):
         return self._by_value.get(value, self._unknown) if value else self._empty
 
 
+class _OptionalChoice(_Codec[E | None]):
+    """One value of a :class:`StrEnum`, or None when absent, empty or unknown here."""
+
+    def __init__(self, kind: type[E]) -> None:
+        self._by_value = {member.value: member for member in kind}
+
+    def encode(self, value: E | None) -> str:
+        return "" if value is None else value.value
+
+    def decode(self, raw: object) -> E | None:
+        return None if raw is None else self._by_value.get(text(raw))
+
+
+class RecordingState(StrEnum):
+    """A camera's recording health, read from finished segments (never from "ffmpeg is
+    running")."""
+
+    OK = "ok"
+    """A segment finished within the last two segment lengths plus the grace."""
+    STARTING = "starting"
+    """No segment yet since the recorder started, and none is overdue."""
+    FAILING = "failing"
+    """None finished for two segment lengths plus the grace (``recording_reason`` says
+    why: unauthorized, not found, invalid data, disk full, ...)."""
+    DISABLED = "disabled"
+    """Not recorded: ``record: false`` in the site, or a worker run with ``--no-record``."""
+
+
 class WatchMode(StrEnum):
     """How the edge watches a camera's sub stream now (the site's ``detect_mode`` resolved:
     ``armed`` is one or the other by schedule)."""
@@ -145,7 +183,8 @@ class WatchMode(StrEnum):
     """Keyframes only: tamper, offline and coarse motion checks."""
 
 
-TEXT, RATE, COUNT, FLAG = _Text(), _Rate(), _Count(), _Flag()
+TEXT, FREE_TEXT, RATE, COUNT, FLAG = _Text(), _FreeText(), _Rate(), _Count(), _Flag()
+RECORDING = _OptionalChoice(RecordingState)
 STATE = _Choice(CameraState, empty=CameraState.OFFLINE, unknown=CameraState.DEGRADED)
 WATCH_MODE = _Choice(WatchMode, empty=WatchMode.FULL, unknown=WatchMode.FULL)
 
@@ -183,8 +222,16 @@ class CameraStatus:
     """Frames per second arriving from the camera."""
     worker: str | None = _hash_field(TEXT)
     """The edge worker that reads the camera."""
-    reason: str | None = _hash_field(TEXT)
+    reason: str | None = _hash_field(FREE_TEXT)
     """Why the camera is not online (offline, tamper or degradation detail)."""
+    recording: RecordingState | None = field(default=None, metadata={"codec": RECORDING})
+    """Recording health; None when the worker did not say (an older writer, no status)."""
+    recording_reason: str | None = _hash_field(FREE_TEXT)
+    """Why recording is failing or disabled."""
+    recording_since: str | None = _hash_field(TEXT)
+    """RFC 3339 UTC: when ``recording`` took its value."""
+    last_segment: str | None = _hash_field(TEXT)
+    """RFC 3339 UTC: when the newest segment was finished (moved into the layout)."""
 
     @classmethod
     def _hash_table(cls) -> _Table:
@@ -240,9 +287,11 @@ class CameraStatusReport(CameraStatus):
     """Sampled frames dropped because detection fell behind."""
     updated: str | None = _hash_field(TEXT)
     """RFC 3339 UTC of this write."""
-    recording: bool | None = _hash_field(FLAG)
-    """Whether the recorder's ffmpeg runs; None when the camera is not recorded here."""
-    recorder_error: str | None = _hash_field(TEXT)
+    recorder_running: bool | None = _hash_field(FLAG)
+    """Whether the recorder's ffmpeg runs now (a detail: health is ``recording``); None when
+    the camera is not recorded here."""
+    recorder_error: str | None = _hash_field(FREE_TEXT)
+    """The failure ffmpeg reported since the last finished segment (masked)."""
     mode: WatchMode = field(default=WatchMode.FULL, metadata={"codec": WATCH_MODE})
     """Full rate or health mode now (a writer from before health mode reads as full)."""
 
@@ -254,3 +303,15 @@ def read_states(client: redis.Redis, camera_ids: Sequence[str]) -> list[CameraSt
     """
     keys = [names.camera_status_key(camera_id) for camera_id in camera_ids]
     return [parse_state(values[0]) for values in hmget_many(client, keys, [STATE_FIELD])]
+
+
+def read_recording_states(client: redis.Redis,
+                          camera_ids: Sequence[str]) -> list[RecordingState | None]:
+    """Each camera's recording state in one pipelined round (None: none written).
+
+    Raises ``redis.RedisError``.
+    """
+    pipe = client.pipeline(transaction=False)
+    for camera_id in camera_ids:
+        pipe.hget(names.camera_status_key(camera_id), RECORDING_FIELD)
+    return [RECORDING.decode(raw) for raw in pipe.execute()] if camera_ids else []

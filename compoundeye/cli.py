@@ -41,6 +41,8 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 def _add_site_tools(sub: Subparsers) -> None:
     p = sub.add_parser("check-config", help="validate a site file")
     p.add_argument("file", type=Path)
+    p.add_argument("--no-credentials", action="store_true",
+                   help="do not resolve ${VAR} references in camera URLs (check their form only)")
     p.set_defaults(handler="compoundeye.site.check:run")
 
     p = sub.add_parser("demo", help="the whole compound on this machine")

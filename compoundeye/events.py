@@ -22,6 +22,11 @@ class EventKind(StrEnum):
     CAMERA_TAMPER_CLEARED = "camera.tamper_cleared"
     CAMERA_OFFLINE = "camera.offline"
     CAMERA_ONLINE = "camera.online"
+    CAMERA_RECORDING_FAILED = "camera.recording_failed"
+    """A camera that should record finished no segment for two segment lengths plus a
+    grace (attrs ``reason``, ``since``, ``last_segment``)."""
+    CAMERA_RECORDING_OK = "camera.recording_ok"
+    """A failing camera finished a segment again."""
     DOOR_GRANTED = "door.granted"
     DOOR_DENIED = "door.denied"
     DOOR_OPENED = "door.opened"

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from compoundeye import redis_client
 from compoundeye.mqtt_url import broker_from_settings
 from compoundeye.redact import redact_url
-from compoundeye.services import mqtt_answers, redis_answers, tsdb_answers
+from compoundeye.services import mqtt_answers, tsdb_answers
 from compoundeye.settings import Settings
 
 TIMEOUT = 3.0
@@ -84,8 +85,8 @@ def check_all(settings: Settings) -> list[CheckResult]:
     """Probe every service named by the settings, one after the other."""
     store_url = settings.effective_database_url
     return [
-        _timed("redis", settings.redis_url, _answers(
-            lambda: redis_answers(settings.redis_url, TIMEOUT), "PONG", "no answer to PING")),
+        _timed("redis", redis_client.describe(settings), _answers(
+            lambda: redis_client.answers(settings, TIMEOUT), "PONG", "no answer to PING")),
         _timed("mqtt", settings.mqtt_url, _answers(
             lambda: _mqtt_answers(settings), "CONNACK", "no CONNACK")),
         _timed("tsdb", settings.tsdb_url, _answers(

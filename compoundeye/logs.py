@@ -1,12 +1,19 @@
-"""Logging set-up shared by every process: one line per record, UTC timestamps."""
+"""Logging set-up shared by every process: one line per record, UTC timestamps, and
+every secret masked (:func:`compoundeye.redact.redact_text` over the whole line, traceback
+included), whichever library wrote the record."""
 
 from __future__ import annotations
 
 import logging
 import time
 
+from compoundeye.redact import redact_text
+
 
 class _UTCFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
+
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         return f"{stamp}.{int(record.msecs):03d}Z"

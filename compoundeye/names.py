@@ -27,6 +27,10 @@ DOOR_RULES_LEASE = "ce:alerts:door-rules:leader"
 STREAM_MAXLEN = 1_000_000
 """Approximate cap on each stream (XADD MAXLEN ~), so Redis memory stays bounded."""
 
+REPLICA_PROBE_KEY = "ce:replica-probe"
+"""Written (with a short expiry) by a writer that has nothing else to write when it asks a
+replica to confirm what it wrote before (``WAIT`` covers a connection's own writes)."""
+
 DEADLETTER_MAXLEN = 100_000
 DEADLETTER_RAW_LIMIT = 4096
 """Raw bytes kept per dead letter; the rest is cut (and the cut is recorded)."""
@@ -53,6 +57,11 @@ def sessions_of_key(name: str) -> str:
 def seen_key(event_id: str) -> str:
     """Marker that an event id was already put on a stream (producer-side idempotency)."""
     return f"ce:seen:{event_id}"
+
+
+def change_seen_key(digest: str) -> str:
+    """Marker that an alert change (by the digest of its JSON) is already on ``ce:alerts``."""
+    return f"ce:seen-change:{digest}"
 
 
 def camera_status_key(camera_id: str) -> str:

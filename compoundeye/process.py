@@ -8,6 +8,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
+from compoundeye.site.credentials import Credentials, CredentialsFileError
 from compoundeye.site.loader import SiteConfigError, load_site
 from compoundeye.site.models import Site
 
@@ -20,11 +21,16 @@ class Service(Protocol):
     def stop(self) -> None: ...
 
 
-def load_site_or_report(path: Path) -> Site | None:
-    """The site file, or None after writing every problem in it to stderr."""
+def load_site_or_report(path: Path, *, credentials: bool = False) -> Site | None:
+    """The site file, or None after writing every problem in it to stderr.
+
+    ``credentials``: resolve the camera URLs' ``${VAR}`` references from the environment
+    and ``CE_CREDENTIALS_FILE`` (only for processes that connect to cameras).
+    """
     try:
-        return load_site(path)
-    except SiteConfigError as exc:
+        found = Credentials.from_environment() if credentials else None
+        return load_site(path, found)
+    except (SiteConfigError, CredentialsFileError) as exc:
         sys.stderr.write(f"{exc}\n")
         return None
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from compoundeye.redact import MASK, redact_text
@@ -23,7 +23,23 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CE_", extra="ignore")
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="the Redis server; with CE_REDIS_SENTINELS only its user, password and "
+        "database count (Sentinel names the master)")
+    redis_sentinels: str = Field(
+        default="", description="comma-separated host:port of Redis Sentinels; when set, "
+        "every client asks them for the master and follows a failover")
+    redis_sentinel_master: str = Field(
+        default="compoundeye", description="the master name the Sentinels monitor")
+    redis_sentinel_password: SecretStr = Field(
+        default=SecretStr(""), description="password of the Sentinels (requirepass)")
+    redis_wait_replicas: int | None = Field(
+        default=None, ge=0, le=16,
+        description="replicas that must hold a published event before the publisher forgets "
+        "it (WAIT); default 1 with Sentinel, 0 without")
+    redis_wait_timeout_ms: int = Field(
+        default=100, ge=1, le=60_000, description="how long one WAIT waits for the replicas")
     mqtt_url: str = Field(default="mqtt://127.0.0.1:1883",
                           description="mqtt:// or mqtts://, with user and password")
     mqtt_ca_file: Path | None = Field(default=None, description="CA of the broker (mqtts://)")
@@ -67,6 +83,29 @@ class Settings(BaseSettings):
     live_linger_seconds: float = Field(
         default=25.0, ge=0, le=600,
         description="an upstream camera session stays open this long after its last viewer")
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _check_sentinels(cls, value: str) -> str:
+        for item in cls._list(value):
+            host, sep, port = item.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"CE_REDIS_SENTINELS: {item!r} is not host:port")
+        return value
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """``CE_REDIS_SENTINELS`` as (host, port) pairs (empty: no Sentinel)."""
+        pairs = [item.rpartition(":") for item in self._list(self.redis_sentinels)]
+        return [(host.strip("[]"), int(port)) for host, _sep, port in pairs]
+
+    @property
+    def effective_wait_replicas(self) -> int:
+        """Replicas a publisher waits for: ``CE_REDIS_WAIT_REPLICAS``, else 1 with Sentinel
+        (a failover must not lose what was acknowledged) and 0 without."""
+        if self.redis_wait_replicas is not None:
+            return self.redis_wait_replicas
+        return 1 if self.redis_sentinels.strip() else 0
 
     @property
     def effective_database_url(self) -> str:

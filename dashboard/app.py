@@ -33,6 +33,7 @@ from dashboard.api import (
     keys,
     metrics,
     playback,
+    recording_gaps,
     recordings,
     sessions,
     uptime,
@@ -75,8 +76,8 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
         docs_url=None,
         redoc_url=None,
     )
-    for module in (alerts, cameras, uptime, recordings, exports, holds, custody, keys, audit,
-                   health, metrics, auth, sessions, site_map, live_api, playback):
+    for module in (alerts, cameras, uptime, recordings, recording_gaps, exports, holds, custody,
+                   keys, audit, health, metrics, auth, sessions, site_map, live_api, playback):
         app.include_router(module.router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -8,12 +8,19 @@ from typing import Any
 import redis
 
 from compoundeye import names
-from compoundeye.camera_status import STATE_FIELD, WORST_FIRST, CameraState, CameraStatus
+from compoundeye.camera_status import (
+    STATE_FIELD,
+    WORST_FIRST,
+    CameraState,
+    CameraStatus,
+    RecordingState,
+)
 from compoundeye.redis_read import hmget_many
 from compoundeye.redis_text import text_map
 from compoundeye.site.models import Site
 
 _RANK = {status: rank for rank, status in enumerate(WORST_FIRST)}
+_NOT_RECORDING_RANK = 0.5
 NO_STATUS_REASON = "no status reported (worker silent or camera never seen)"
 
 
@@ -45,10 +52,14 @@ class CameraRow(CameraStatus, _Place):
 
 def read_statuses(
     client: redis.Redis, site: Site, *, status: CameraState | None = None,
-    building: str | None = None,
+    building: str | None = None, recording: RecordingState | None = None,
 ) -> list[CameraRow]:
     """Every configured camera's status (:func:`compoundeye.redis_read.hmget_many`), worst
-    first."""
+    first.
+
+    A camera with ``record: false`` whose worker has not said reads as recording
+    ``disabled``; the ``recording`` filter keeps only cameras in that recording state.
+    """
     cameras = [c for c in site.cameras if building is None or c.location.building == building]
     hash_fields = CameraStatus.hash_fields()
     state_at = hash_fields.index(STATE_FIELD)
@@ -59,15 +70,21 @@ def read_statuses(
         reported = values[state_at] is not None
         if not reported:
             fields["reason"] = NO_STATUS_REASON
+        if fields["recording"] is None and not camera.record:
+            fields["recording"] = RecordingState.DISABLED
         location = camera.location
         row = CameraRow(
             id=camera.id, name=camera.name or camera.id, building=location.building,
             zone=location.zone, floor=location.floor, lat=location.lat, lon=location.lon,
             **fields, reported=reported,
         )
-        if status is None or row.status == status:
+        if (status is None or row.status == status) and (recording is None
+                                                          or row.recording == recording):
             rows.append(row)
-    rows.sort(key=lambda r: (_RANK[r.status], r.building, r.id))
+    # A camera that is up but not recording comes right after the offline ones.
+    rows.sort(key=lambda r: (min(_RANK[r.status], _NOT_RECORDING_RANK)
+                             if r.recording is RecordingState.FAILING else _RANK[r.status],
+                             r.building, r.id))
     return rows
 
 
@@ -75,6 +92,14 @@ def count_by_status(rows: list[CameraRow]) -> dict[str, int]:
     counts: dict[str, int] = dict.fromkeys(WORST_FIRST, 0)
     for row in rows:
         counts[row.status] += 1
+    return counts
+
+
+def count_by_recording(rows: list[CameraRow]) -> dict[str, int]:
+    """How many cameras are in each recording state (``unknown``: nothing reported)."""
+    counts: dict[str, int] = dict.fromkeys([*RecordingState, "unknown"], 0)
+    for row in rows:
+        counts[row.recording or "unknown"] += 1
     return counts
 
 

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from compoundeye.alert_stream import AlertChangePublisher
 from compoundeye.auth.sessions import SessionStore
 from compoundeye.auth.tokens import TokenRegistry
+from compoundeye.redis_client import async_redis_from_settings, redis_from_settings
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.store import Store
@@ -52,10 +53,9 @@ class AppState:
 
 def build_state(settings: Settings, site: Site) -> AppState:
     """Connect to everything the dashboard needs (the lifespan closes it all)."""
-    sync_redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
-                                      socket_connect_timeout=5, health_check_interval=10)
-    async_redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=30,
-                                          socket_connect_timeout=5)
+    sync_redis = redis_from_settings(settings, timeout=5.0)
+    # Only the SSE streams use it, each read blocking 2 s: a dead link shows within 10 s.
+    async_redis = async_redis_from_settings(settings, timeout=10.0, connect_timeout=5.0)
     store = Store.from_settings(settings, on_change=AlertChangePublisher(sync_redis))
     tsdb = MetricsReader.from_settings(settings, timeout=10.0)
     exports = ExportManager.from_settings(site, settings, store=store)
@@ -87,5 +87,6 @@ async def close_state(state: AppState) -> None:
     finally:
         state.tsdb.close()
         state.store.close()
+        state.signin.close()
         state.redis.close()
         await state.aredis.aclose()

@@ -1,5 +1,5 @@
-"""Uptime and fps history from the TSDB, with few aggregate PromQL queries; uptime results
-kept briefly (:class:`UptimeCache`)."""
+"""Uptime, recorded fraction and fps history from the TSDB: one aggregate query each;
+uptime results kept briefly (:class:`UptimeCache`)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ WINDOWS: dict[str, timedelta] = {
 }
 FPS_METRIC = "camera_fps_processed"
 UP_METRIC = "camera_up"
+RECORDED_METRIC = "camera_recorded_seconds"
 _LABEL_SAFE = re.compile(r"^[A-Za-z0-9_.\- ]{1,64}$")
 
 
@@ -43,33 +44,49 @@ class Uptime:
     buildings: dict[str, float]
 
 
-def uptime(reader: MetricsReader, window: str, *, building: str | None = None,
-           camera: str | None = None) -> Uptime:
-    """One query: the mean of ``camera_up`` over the window by camera and building; a
-    building's figure is the mean of its cameras' (each camera counts once).
-
-    The TSDB reads the raw samples once (two queries, by camera and by building, read them
-    twice: about half of the ops page's data path over 2,700 cameras, ``bench scale``)."""
+def _matchers(building: str | None, camera: str | None) -> str:
     matchers = []
     if building is not None:
         matchers.append(f"building={_label_value(building)}")
     if camera is not None:
         matchers.append(f"camera={_label_value(camera)}")
-    selector = f"{UP_METRIC}{{{','.join(matchers)}}}[{window}]"
-    samples = reader.query(f"avg by (camera, building) (avg_over_time({selector}))")
-    per_camera: dict[str, list[float]] = {}
-    per_building: dict[str, list[float]] = {}
-    for s in samples:
-        camera_id, place = s.labels.get("camera", ""), s.labels.get("building", "")
-        if camera_id:
-            per_camera.setdefault(camera_id, []).append(s.value)
-            if place:
-                per_building.setdefault(place, []).append(s.value)
-    return Uptime(
-        window=window,
-        cameras={c: round(sum(v) / len(v), 5) for c, v in per_camera.items()},
-        buildings={b: round(sum(v) / len(v), 5) for b, v in per_building.items()},
-    )
+    return ",".join(matchers)
+
+
+def _per_camera_and_building(reader: MetricsReader, promql: str, window: str,
+                             scale: float = 1.0) -> Uptime:
+    """One query ``avg by (camera, building) (...)``; a building's figure is the mean of
+    its cameras' (each camera counts once, as on the page)."""
+    cameras: dict[str, float] = {}
+    by_building: dict[str, list[float]] = {}
+    for s in reader.query(f"avg by (camera, building) ({promql})"):
+        camera, building = s.labels.get("camera", ""), s.labels.get("building", "")
+        if not camera:
+            continue
+        value = min(1.0, s.value * scale)
+        cameras[camera] = round(value, 5)
+        if building:
+            by_building.setdefault(building, []).append(value)
+    return Uptime(window=window, cameras=cameras,
+                  buildings={b: round(sum(v) / len(v), 5) for b, v in by_building.items()})
+
+
+def recorded(reader: MetricsReader, window: str, interval_seconds: float, *,
+             building: str | None = None, camera: str | None = None) -> Uptime:
+    """Recorded fraction (0..1) per camera and building over the window: the media seconds
+    the edge finished (``camera_recorded_seconds``, one sample per metrics interval) over
+    the seconds its samples span, i.e. their mean over the interval. Only cameras the edge
+    records have the series. One query."""
+    selector = f"{RECORDED_METRIC}{{{_matchers(building, camera)}}}[{window}]"
+    return _per_camera_and_building(reader, f"avg_over_time({selector})", window,
+                                    1.0 / interval_seconds)
+
+
+def uptime(reader: MetricsReader, window: str, *, building: str | None = None,
+           camera: str | None = None) -> Uptime:
+    """The mean of ``camera_up`` over the window, by camera and by building; one query."""
+    selector = f"{UP_METRIC}{{{_matchers(building, camera)}}}[{window}]"
+    return _per_camera_and_building(reader, f"avg_over_time({selector})", window)
 
 
 def fps_history(reader: MetricsReader, camera_ids: list[str], window: str,
@@ -102,13 +119,15 @@ def fps_history(reader: MetricsReader, camera_ids: list[str], window: str,
 
 UptimeKey = tuple[str, str | None, str | None]
 """(window, building, camera) of an uptime request."""
+UptimePair = tuple[Uptime, Uptime]
+"""Uptime and recorded fraction of one request."""
 FRESH_SECONDS = 30.0
 STALE_SECONDS = 600.0
 
 
 class UptimeCache:
-    """Uptime results kept briefly: a 24 h or 7 d mean moves little in a minute, and each
-    one costs the TSDB a pass over every camera's samples.
+    """Uptime (and recorded fraction) results kept briefly: a 24 h or 7 d mean moves little
+    in a minute, and each one costs the TSDB a pass over every camera's samples.
 
     A result younger than ``fresh`` seconds is served as it is; one younger than
     ``stale`` is served at once while one refresh per key runs in the background (so a
@@ -121,11 +140,11 @@ class UptimeCache:
         self.fresh = fresh
         self.stale = stale
         self._clock = clock
-        self._results: dict[UptimeKey, tuple[float, Uptime]] = {}
+        self._results: dict[UptimeKey, tuple[float, UptimePair]] = {}
         self._refreshing: set[UptimeKey] = set()
         self._lock = threading.Lock()
 
-    def lookup(self, key: UptimeKey) -> tuple[Uptime | None, bool]:
+    def lookup(self, key: UptimeKey) -> tuple[UptimePair | None, bool]:
         """(a result to serve or None, whether the caller should refresh it in the
         background); a True is given to one caller per key until :meth:`store`."""
         with self._lock:
@@ -141,7 +160,7 @@ class UptimeCache:
             self._refreshing.add(key)
             return found[1], refresh
 
-    def store(self, key: UptimeKey, result: Uptime) -> None:
+    def store(self, key: UptimeKey, result: UptimePair) -> None:
         with self._lock:
             self._results[key] = (self._clock(), result)
             self._refreshing.discard(key)
@@ -151,7 +170,8 @@ class UptimeCache:
         with self._lock:
             self._refreshing.discard(key)
 
-    def refresh_in_background(self, key: UptimeKey, compute: Callable[[], Uptime]) -> None:
+    def refresh_in_background(self, key: UptimeKey,
+                              compute: Callable[[], UptimePair]) -> None:
         """Compute ``key`` again in a thread of its own and keep the result (a failure is
         logged; the stale result stays until it is too old)."""
 

@@ -20,7 +20,7 @@ def default_worker_id(shard: tuple[int, int]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``compoundeye edge``; returns the exit code."""
-    site = load_site_or_report(args.site)
+    site = load_site_or_report(args.site, credentials=True)
     if site is None:
         return 2
     shard: tuple[int, int] = (int(args.shard[0]), int(args.shard[1]))

@@ -2,11 +2,15 @@
 
 Line protocol shape: measurement ``camera`` with fields ``up``, ``fps_in``,
 ``fps_processed``, ``dropped``, ``decode_ms``, ``reconnects``, ``motion_fraction``,
-``recorded_bytes`` and tags ``camera``, ``building``, ``worker``; VictoriaMetrics names the
-series ``camera_up``, ``camera_fps_in`` ... Measurement ``worker`` gives ``worker_cpu_percent``,
-``worker_rss_bytes`` and a few counters. ``dropped``, ``reconnects`` and ``recorded_bytes``
-are counts over the interval (not running totals), so a worker restart never shows as a
-negative rate; ``decode_ms`` is decode CPU time per frame read in the interval.
+``recorded_bytes``, ``recorded_seconds`` (cameras recorded by this worker only) and tags
+``camera``, ``building``, ``worker``; VictoriaMetrics names the series ``camera_up``,
+``camera_fps_in`` ... Measurement ``worker`` gives ``worker_cpu_percent``,
+``worker_rss_bytes`` and a few counters. ``dropped``, ``reconnects``, ``recorded_bytes`` and
+``recorded_seconds`` (media seconds of the segments finished in the interval) are counts
+over the interval (not running totals), so a worker restart never shows as a negative
+rate; ``decode_ms`` is decode CPU time per frame read in the interval. The recorded
+fraction of a window is ``sum_over_time(camera_recorded_seconds)`` over the seconds the
+samples span (``count_over_time`` x the interval).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class CameraCounters:
     motion_sum: float
     motion_frames: int
     recorded_bytes: int
+    recorded_seconds: float | None = None
+    """Media seconds finished so far; None when this worker does not record the camera."""
 
 
 def camera_fields(prev: CameraCounters, cur: CameraCounters) -> dict[str, FieldValue]:
@@ -49,7 +55,7 @@ def camera_fields(prev: CameraCounters, cur: CameraCounters) -> dict[str, FieldV
     span = max(cur.t - prev.t, 1e-6)
     frames = cur.frames_in - prev.frames_in
     motion_frames = cur.motion_frames - prev.motion_frames
-    return {
+    out: dict[str, FieldValue] = {
         "up": int(cur.up),
         "fps_in": round(frames / span, 3),
         "fps_processed": round((cur.processed - prev.processed) / span, 3),
@@ -61,6 +67,10 @@ def camera_fields(prev: CameraCounters, cur: CameraCounters) -> dict[str, FieldV
         if motion_frames > 0 else 0.0,
         "recorded_bytes": max(0, cur.recorded_bytes - prev.recorded_bytes),
     }
+    if cur.recorded_seconds is not None:
+        done = cur.recorded_seconds - (prev.recorded_seconds or 0.0)
+        out["recorded_seconds"] = round(max(0.0, done), 3)
+    return out
 
 
 class MetricsCollector:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from compoundeye.recordings import segment_path
+from compoundeye.redact import redact_text
 from ingest.reader import Backoff
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,10 @@ class RecorderStats:
     running: bool = False
     last_error: str = ""
     last_segment: float | None = None
+    recorded_seconds: float = 0.0
+    """Media seconds in the finished segments (ffmpeg's segment list: end - start)."""
     stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+    """ffmpeg's last stderr lines, credentials masked."""
 
 
 class Recorder:
@@ -215,9 +219,10 @@ class Recorder:
 
     def _on_line(self, stream: str, line: str) -> None:
         if stream == "out":
-            name = line.split(",", 1)[0]
-            self._finish(self.staging / Path(name).name)
+            name, *times = line.split(",")
+            self._finish(self.staging / Path(name).name, _listed_seconds(times))
             return
+        line = redact_text(line)  # ffmpeg names the URL it failed on, password and all
         self.stats.stderr_tail.append(line)
         reason = classify_stderr(line)
         if reason is not None:
@@ -235,7 +240,7 @@ class Recorder:
             if pipe is not None:
                 pipe.close()
 
-    def _finish(self, staged: Path) -> None:
+    def _finish(self, staged: Path, seconds: float | None = None) -> None:
         """Move one finished staging file into the layout (atomic rename)."""
         start = staging_start(staged.name)
         if start is None or not staged.is_file():
@@ -264,6 +269,11 @@ class Recorder:
         self.stats.segments += 1
         self.stats.bytes += size
         self.stats.last_segment = time.time()
+        if seconds is None:  # a leftover: no list line, at most one segment length
+            seconds = min(float(self.segment_seconds),
+                          max(0.0, self.stats.last_segment - start.timestamp()))
+        self.stats.recorded_seconds += seconds
+        self.stats.last_error = ""  # recording works: older failures are history
 
     def move_leftovers(self) -> None:
         """Move staging files left by an ffmpeg that is no longer running (in time order)."""
@@ -273,6 +283,15 @@ class Recorder:
             return
         for path in leftovers:
             self._finish(path)
+
+
+def _listed_seconds(times: list[str]) -> float | None:
+    """A segment's length from its CSV list line (``name,start,end``), or None."""
+    try:
+        start, end = float(times[0]), float(times[1])
+    except (IndexError, ValueError):
+        return None
+    return end - start if end >= start else None
 
 
 def _signal(process: subprocess.Popen[bytes], sig: int) -> None:

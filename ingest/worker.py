@@ -20,10 +20,19 @@ from typing import Any
 import redis
 
 from compoundeye import bus
-from compoundeye.camera_status import CameraState, CameraStatusReport, WatchMode
-from compoundeye.events import Event, make_event
+from compoundeye.camera_status import (
+    CameraState,
+    CameraStatusReport,
+    RecordingState,
+    WatchMode,
+    read_recording_states,
+)
+from compoundeye.events import Event, EventKind, make_event
 from compoundeye.legal_holds import HoldReader
 from compoundeye.mqtt_url import MqttUrlError
+from compoundeye.redact import redact_text
+from compoundeye.redis_client import redis_from_settings
+from compoundeye.replication import ReplicaWait
 from compoundeye.settings import Settings
 from compoundeye.site.models import Camera, Site
 from compoundeye.timeutil import from_epoch, to_rfc3339, utcnow
@@ -33,6 +42,12 @@ from ingest.metrics import CameraCounters, MetricsCollector, PointWriter
 from ingest.modes import ModeSchedule, expected_sample_fps
 from ingest.reader import ReaderOptions, configure_ffmpeg_capture
 from ingest.recorder import Recorder
+from ingest.recording_health import (
+    NOT_RECORDED_HERE,
+    RECORD_FALSE,
+    RecorderReading,
+    RecordingHealth,
+)
 from ingest.retention import Retention
 from ingest.sharding import select_shard
 from ingest.status import CameraHealth, Observation, StatusWriter, read_previous_statuses
@@ -65,6 +80,7 @@ class _Camera:
     camera: Camera
     pipeline: CameraPipeline
     health: CameraHealth
+    recording: RecordingHealth
     recorder: Recorder | None = None
     mode_since: float = 0.0
     pipeline_thread: threading.Thread | None = None
@@ -115,8 +131,8 @@ class EdgeWorker:
         """Start everything, supervise until stop, then stop everything within the budget."""
         edge = self.site.edge
         configure_ffmpeg_capture()
-        client = bus.connect(self.settings.redis_url)
-        publisher = bus.BufferedPublisher(client)
+        client = redis_from_settings(self.settings)
+        publisher = bus.BufferedPublisher(client, wait=ReplicaWait.from_settings(self.settings))
         self.publisher = publisher
         self.status_writer = StatusWriter(client, edge.heartbeat_ttl_seconds)
         writer: Any = None
@@ -127,6 +143,7 @@ class EdgeWorker:
         try:
             self._events_thread = _start_thread("events", publisher.run)
             previous = read_previous_statuses(client, self.camera_ids)
+            previous_recording = self._previous_recording(client)
             started = time.time()
             rec_root = self.settings.recordings_dir
             reader_options = self.options.reader or ReaderOptions(colour=edge.colour_frames)
@@ -141,8 +158,13 @@ class EdgeWorker:
                                           mode=initial.get(camera.id, "full"))
                 health = CameraHealth(camera.detect_fps, edge.offline_after_seconds, started,
                                       previous.get(camera.id))
-                entry = _Camera(camera, pipeline, health, mode_since=started)
-                if self.options.record and camera.record:
+                disabled = ("" if self.options.record and camera.record
+                            else RECORD_FALSE if not camera.record else NOT_RECORDED_HERE)
+                recording = RecordingHealth(edge.segment_seconds, edge.recording_grace_seconds,
+                                            started, disabled_reason=disabled,
+                                            previous=previous_recording.get(camera.id))
+                entry = _Camera(camera, pipeline, health, recording, mode_since=started)
+                if recording.enabled:
                     entry.recorder = Recorder(camera.id, camera.main_url, rec_root,
                                               segment_seconds=edge.segment_seconds)
                 self._entries[camera.id] = entry
@@ -228,9 +250,11 @@ class EdgeWorker:
             if transition is not None:
                 log.info("camera %s %s: %s", camera_id, transition.kind.value,
                          transition.reason or "frames arriving")
-                attrs = {"reason": transition.reason, "worker": self.options.worker_id}
+                attrs = {"reason": redact_text(transition.reason),
+                         "worker": self.options.worker_id}
                 self.publisher.publish(make_event(transition.kind, "camera", camera_id,
                                                   from_epoch(transition.t), attrs))
+            self._observe_recording(camera_id, entry, now)
             if entry.health.status is not None:
                 statuses[camera_id] = self._status(entry)
         worker_fields = {
@@ -249,11 +273,12 @@ class EdgeWorker:
         assert health.status is not None
         reader = entry.pipeline.reader.stats
         last = reader.last_frame
-        recording: bool | None = None  # None: not recorded by this worker
+        running: bool | None = None  # None: not recorded by this worker
         recorder_error: str | None = None
         if entry.recorder is not None:
-            recording = entry.recorder.stats.running
+            running = entry.recorder.stats.running
             recorder_error = entry.recorder.stats.last_error or None
+        recording = entry.recording
         return CameraStatusReport(
             status=health.status,
             since=to_rfc3339(from_epoch(health.since)),
@@ -265,7 +290,12 @@ class EdgeWorker:
             reconnects=reader.reconnects,
             dropped=entry.pipeline.queue.stats.dropped,
             updated=to_rfc3339(utcnow()),
-            recording=recording,
+            recording=recording.state,
+            recording_reason=recording.reason or None,
+            recording_since=to_rfc3339(from_epoch(recording.since)),
+            last_segment=(to_rfc3339(from_epoch(recording.last_segment))
+                          if recording.last_segment is not None else None),
+            recorder_running=running,
             recorder_error=recorder_error,
             mode=WatchMode(entry.pipeline.mode),
         )
@@ -283,8 +313,39 @@ class EdgeWorker:
                 dropped=entry.pipeline.queue.stats.dropped,
                 decode_cpu_seconds=reader.decode_cpu_seconds, reconnects=reader.reconnects,
                 motion_sum=det.motion_sum, motion_frames=det.motion_frames,
-                recorded_bytes=entry.recorder.stats.bytes if entry.recorder else 0)
+                recorded_bytes=entry.recorder.stats.bytes if entry.recorder else 0,
+                recorded_seconds=(entry.recorder.stats.recorded_seconds
+                                  if entry.recorder else None))
         return out
+
+    def _previous_recording(self, client: redis.Redis) -> dict[str, RecordingState]:
+        """The recording state each camera had in Redis (left by an earlier run)."""
+        try:
+            states = read_recording_states(client, self.camera_ids)
+        except redis.RedisError as exc:
+            log.warning("cannot read previous recording states: %s", exc)
+            return {}
+        return {camera_id: state for camera_id, state in zip(self.camera_ids, states,
+                                                              strict=True) if state is not None}
+
+    def _observe_recording(self, camera_id: str, entry: _Camera, now: float) -> None:
+        """Recording health from the recorder's finished segments; announce changes."""
+        assert self.publisher is not None
+        if entry.recorder is None:
+            return
+        stats = entry.recorder.stats
+        transition = entry.recording.observe(RecorderReading(
+            now, stats.segments, stats.last_segment, stats.last_error))
+        if transition is None:
+            return
+        failed = transition.kind is EventKind.CAMERA_RECORDING_FAILED
+        (log.error if failed else log.info)("camera %s %s%s", camera_id, transition.kind.value,
+                                            f": {transition.reason}" if failed else "")
+        last = entry.recording.last_segment
+        attrs = {"reason": transition.reason, "worker": self.options.worker_id,
+                 "last_segment": to_rfc3339(from_epoch(last)) if last is not None else None}
+        self.publisher.publish(make_event(transition.kind, "camera", camera_id,
+                                          from_epoch(transition.t), attrs))
 
     def _write_metrics(self, collector: MetricsCollector) -> None:
         assert self.publisher is not None

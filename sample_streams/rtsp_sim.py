@@ -25,6 +25,10 @@ SIGTERM or SIGINT stops cleanly.
 
 `--clock-camera ID` adds `/<ID>/main` and `/<ID>/sub` that carry the wall clock in the
 picture, encoded live by x264 (sample_streams/clock_stream.py), for latency measurements.
+
+`--basic-auth-env NAME` makes every mount ask for RTSP Basic authentication with the
+`user:password` held in the environment variable NAME (a camera with a password; the
+secret stays off the command line).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import socketserver
 import sys
@@ -72,8 +77,10 @@ class Simulator:
         corrupt_source: str,
         stagger_s: float,
         clock_cameras: tuple[str, ...] = (),
+        basic_auth: tuple[str, str] | None = None,
     ) -> None:
         fps = next(iter(clips.values())).fps
+        self.basic_auth = basic_auth
         self.clips = clips
         self.cameras = cameras
         self.host = host
@@ -87,6 +94,12 @@ class Simulator:
         # every client's start-up behind the others.
         self.server.get_thread_pool().set_max_threads(-1)
         self.mounts = self.server.get_mount_points()
+        if basic_auth is not None:
+            auth = GstRtspServer.RTSPAuth()
+            token = GstRtspServer.RTSPToken()
+            token.set_string("media.factory.role", "viewer")
+            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(*basic_auth), token)
+            self.server.set_auth(auth)
         self.factories: dict[str, Any] = {}
         self.offsets: dict[str, int] = {}
         seen: dict[str, int] = {}
@@ -128,6 +141,10 @@ class Simulator:
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(LAUNCH)
         factory.set_shared(True)
+        if self.basic_auth is not None:
+            factory.add_role_from_structure(Gst.Structure.from_string(
+                "viewer, media.factory.access=(boolean)true, "
+                "media.factory.construct=(boolean)true")[0])
         factory.connect("media-configure", self._on_configure, path, camera, clip, offset)
         self.factories[path] = factory
         self.mounts.add_factory(path, factory)
@@ -356,8 +373,18 @@ def main(argv: list[str] | None = None) -> int:
         "--clock-camera", action="append", default=[], metavar="ID",
         help="add a camera whose picture carries the wall clock, encoded live",
     )
+    parser.add_argument(
+        "--basic-auth-env", default="", metavar="NAME",
+        help="every mount asks for Basic auth with the user:password in this variable",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
+    basic_auth: tuple[str, str] | None = None
+    if args.basic_auth_env:
+        user, sep, password = os.environ.get(args.basic_auth_env, "").partition(":")
+        if not sep or not user:
+            raise SystemExit(f"--basic-auth-env: ${args.basic_auth_env} must be user:password")
+        basic_auth = (user, password)
     logging.basicConfig(
         level=args.log_level.upper(),
         stream=sys.stderr,
@@ -381,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         for s in STREAMS
     }
     sim = Simulator(clips, cameras, args.host, args.port, corrupt_source, args.stagger_s,
-                    tuple(args.clock_camera))
+                    tuple(args.clock_camera), basic_auth)
     loop = GLib.MainLoop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, loop.quit)

@@ -61,7 +61,9 @@ class RtspSimulator:
         log_level: str = "INFO",
         log_file: Path | None = None,
         clock_cameras: tuple[str, ...] = (),
+        basic_auth: tuple[str, str] | None = None,
     ) -> None:
+        self._basic_auth = basic_auth
         self._cmd = [
             python,
             "-m",
@@ -85,6 +87,8 @@ class RtspSimulator:
             self._cmd += ["--clips", ",".join(clips)]
         for cam in clock_cameras:
             self._cmd += ["--clock-camera", cam]
+        if basic_auth is not None:  # through the environment, never the command line
+            self._cmd += ["--basic-auth-env", "CE_SIM_BASIC_AUTH"]
         self._clips_dir = clips_dir or REPO_ROOT / "sample_streams" / "clips"
         if clips_dir is not None:
             self._cmd += ["--clips-dir", str(clips_dir)]
@@ -104,6 +108,8 @@ class RtspSimulator:
             raise SimulatorError("already started")
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "VIRTUAL_ENV")}
         env["PYTHONPATH"] = str(REPO_ROOT)
+        if self._basic_auth is not None:
+            env["CE_SIM_BASIC_AUTH"] = ":".join(self._basic_auth)
         self._proc = subprocess.Popen(
             self._cmd,
             cwd=REPO_ROOT,

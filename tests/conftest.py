@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.rtsp",
     "tests.fixtures.live",
+    "tests.fixtures.sentinel",
 ]

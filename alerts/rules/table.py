@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from alerts.rules.activity import ActivityAnomalyEvents, ActivityBaselineRule
 from alerts.rules.base import AlertRule
-from alerts.rules.cameras import CameraOffline, CameraTamper
+from alerts.rules.cameras import CameraOffline, CameraRecording, CameraTamper
 from alerts.rules.doors import DoorOffline, DoorStateRules
 from alerts.rules.motion import ArmedZoneMotion
 from alerts.rules.storage import RetentionBlocked
@@ -17,6 +17,7 @@ RULES: tuple[type[AlertRule], ...] = (
     DoorOffline,
     CameraOffline,
     CameraTamper,
+    CameraRecording,
     ActivityBaselineRule,  # before the armed zone: a motion.start's anomalies come first
     ArmedZoneMotion,
     ActivityAnomalyEvents,

@@ -43,6 +43,8 @@ from compoundeye import bus
 from compoundeye.camera_status import CameraState, CameraStatusReport, WatchMode
 from compoundeye.events import EventKind, make_event
 from compoundeye.process import run_until_signalled
+from compoundeye.redis_client import redis_from_settings
+from compoundeye.replication import ReplicaWait
 from compoundeye.settings import Settings
 from compoundeye.site import load_site
 from compoundeye.site.models import Camera, Site
@@ -107,8 +109,9 @@ class FleetShard:
         self.cameras = select_shard(site.cameras, *shard)
         self.rng = random.Random(seed)
         self._stop = stop
-        self.client = bus.connect(settings.redis_url)
-        self.publisher = bus.BufferedPublisher(self.client)
+        self.client = redis_from_settings(settings)
+        self.publisher = bus.BufferedPublisher(self.client,
+                                               wait=ReplicaWait.from_settings(settings))
         self.status = StatusWriter(self.client, site.edge.heartbeat_ttl_seconds)
         self.writer = MetricsWriter.from_settings(settings, buffer_size=50_000)
         self.collector = MetricsCollector(self.writer, self.worker_id,

@@ -185,7 +185,7 @@ def cli_revoke(args: argparse.Namespace) -> int:
     import redis
 
     from compoundeye.auth.sessions import SessionStore
-    from compoundeye.bus import connect
+    from compoundeye.redis_client import redis_from_settings
 
     settings = Settings()
     path = settings.effective_tokens_file
@@ -194,7 +194,7 @@ def cli_revoke(args: argparse.Namespace) -> int:
     except TokenFileError as exc:
         sys.stderr.write(f"token revoke: {exc}\n")
         return 2
-    client = connect(settings.redis_url)
+    client = redis_from_settings(settings)
     try:
         ended = SessionStore(client).end_for_name(args.name)
     except redis.RedisError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from compoundeye.site.credentials import Credentials, resolve_urls
 from compoundeye.site.errors import ConfigError, Where, clean_message
 from compoundeye.site.models import Camera
 
@@ -41,6 +42,10 @@ CSV_COLUMNS = (
 
 REQUIRED_COLUMNS = ("id", "main_url", "building", "lat", "lon")
 _LOCATION_COLUMNS = frozenset(("building", "floor", "zone", "lat", "lon"))
+
+
+class _ReportedError(Exception):
+    """The row's errors are already listed."""
 
 
 class CellError(ValueError):
@@ -115,9 +120,11 @@ def row_to_camera_data(row: dict[str, str]) -> dict[str, Any]:
     return data
 
 
-def load_camera_csv(path: Path, label: str) -> CsvCameras:
+def load_camera_csv(path: Path, label: str,
+                    credentials: Credentials | None = None) -> CsvCameras:
     """Read and validate every row; errors name the file, row (as a spreadsheet numbers
-    it: the header is row 1) and column."""
+    it: the header is row 1) and column. URL references are resolved with ``credentials``
+    (see :mod:`compoundeye.site.credentials`)."""
     out = CsvCameras()
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
@@ -141,14 +148,14 @@ def load_camera_csv(path: Path, label: str) -> CsvCameras:
                 f"{label} row 1", f"unknown columns {unknown} (known: {list(CSV_COLUMNS)})"))
         try:
             for cells in reader:
-                _read_row(out, label, reader.line_num, header, cells)
+                _read_row(out, label, reader.line_num, header, cells, credentials)
         except (csv.Error, UnicodeDecodeError) as exc:
             out.errors.append(ConfigError(f"{label} row {reader.line_num}", f"unreadable: {exc}"))
     return out
 
 
 def _read_row(out: CsvCameras, label: str, line: int, header: list[str],
-              cells: list[str]) -> None:
+              cells: list[str], credentials: Credentials | None) -> None:
     where = Where(f"{label} row {line}", csv=True)
     if not any(cell.strip() for cell in cells):
         return  # a blank spreadsheet row
@@ -158,7 +165,14 @@ def _read_row(out: CsvCameras, label: str, line: int, header: list[str],
         return
     row = {k: v for k, v in zip(header, cells, strict=False) if k in CSV_COLUMNS}
     try:
-        camera = Camera.model_validate(row_to_camera_data(row))
+        data = row_to_camera_data(row)
+        unresolved = resolve_urls(data, where, credentials)
+        if unresolved:
+            out.errors += unresolved
+            raise _ReportedError
+        camera = Camera.model_validate(data)
+    except _ReportedError:
+        pass
     except CellError as exc:
         out.errors.append(ConfigError(where.at(exc.column), str(exc)))
     except ValidationError as exc:

@@ -18,6 +18,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from compoundeye.site.camera_csv import CSV_COLUMNS, load_camera_csv
+from compoundeye.site.credentials import Credentials, resolve_urls
 from compoundeye.site.errors import ConfigError, SiteConfigError, Where, pydantic_errors
 from compoundeye.site.models import Camera, CameraFile, Door, Site
 from compoundeye.site.refs import check_references
@@ -83,8 +84,12 @@ def parse_yaml(text: str, source: Path) -> dict[str, Any]:
     return document
 
 
-def load_site(path: str | Path) -> Site:
-    """Read and validate a site file; raise :class:`SiteConfigError` listing every problem."""
+def load_site(path: str | Path, credentials: Credentials | None = None) -> Site:
+    """Read and validate a site file; raise :class:`SiteConfigError` listing every problem.
+
+    With ``credentials``, the ``${VAR}`` references of camera URLs are resolved (an unset
+    one is an error naming its YAML path or CSV row); without, URLs stay as written.
+    """
     source = Path(path)
     try:
         text = source.read_text(encoding="utf-8")
@@ -94,7 +99,8 @@ def load_site(path: str | Path) -> Site:
         raise SiteConfigError(source, [error]) from None
     document = parse_yaml(text, source)
     try:
-        return site_from_mapping(document, base_dir=source.parent, source=source)
+        return site_from_mapping(document, base_dir=source.parent, source=source,
+                                 credentials=credentials)
     except SiteConfigError as exc:
         raise SiteConfigError(source, _with_lines(text, exc.errors)) from None
 
@@ -149,8 +155,10 @@ def _note_id(ids: set[str], raw: Any) -> None:
 
 
 def site_from_mapping(document: Mapping[str, Any], *, base_dir: Path,
-                      source: Path | None = None) -> Site:
-    """Validate a parsed site document; CSV paths are relative to ``base_dir``."""
+                      source: Path | None = None,
+                      credentials: Credentials | None = None) -> Site:
+    """Validate a parsed site document; CSV paths are relative to ``base_dir``; camera
+    URLs' references resolved with ``credentials`` when given (see :func:`load_site`)."""
     source = source or base_dir / "(site)"
     errors: list[ConfigError] = []
     rest = {k: v for k, v in document.items() if k not in ("cameras", "doors")}
@@ -164,8 +172,15 @@ def site_from_mapping(document: Mapping[str, Any], *, base_dir: Path,
     cameras: list[tuple[Where, Camera]] = []
     known_bad_ids: set[str] = set()  # invalid items, so their references are not reported too
     for i, raw in enumerate(_items(document, "cameras", errors)):
+        where = Where(f"cameras[{i}]")
+        raw = dict(raw) if isinstance(raw, dict) else raw  # resolved in a copy
+        unresolved = resolve_urls(raw, where, credentials)
+        if unresolved:
+            errors += unresolved
+            _note_id(known_bad_ids, raw)
+            continue
         try:
-            cameras.append((Where(f"cameras[{i}]"), Camera.model_validate(raw)))
+            cameras.append((where, Camera.model_validate(raw)))
         except ValidationError as exc:
             errors += pydantic_errors(exc, f"cameras[{i}]", Camera)
             _note_id(known_bad_ids, raw)
@@ -181,7 +196,8 @@ def site_from_mapping(document: Mapping[str, Any], *, base_dir: Path,
         csv_path = Path(camera_file.path)
         if not csv_path.is_absolute():
             csv_path = base_dir / csv_path
-        loaded = load_camera_csv(csv_path, f"camera_files[{f}] ({csv_path.name})")
+        loaded = load_camera_csv(csv_path, f"camera_files[{f}] ({csv_path.name})",
+                                 credentials)
         errors += loaded.errors
         cameras += loaded.cameras
         known_bad_ids |= loaded.invalid_ids

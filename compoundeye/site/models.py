@@ -127,7 +127,9 @@ class Camera(StrictModel):
     @field_validator("main_url", "sub_url")
     @classmethod
     def _rtsp_like(cls, value: str) -> str:
-        if value and "://" not in value:
+        # A URL with a ${VAR} reference is checked once resolved (by the processes that
+        # connect, and check-config); the others keep it as written.
+        if value and "://" not in value and "${" not in value:
             raise ValueError("a stream URL needs a scheme, e.g. rtsp://host:8554/cam")
         return value
 
@@ -215,6 +217,7 @@ class Priorities(StrictModel):
     door_offline: int = Field(default=2, ge=1, le=5)
     camera_tamper: int = Field(default=2, ge=1, le=5)
     camera_offline: int = Field(default=3, ge=1, le=5)
+    camera_recording: int = Field(default=2, ge=1, le=5)
     motion_armed: int = Field(default=3, ge=1, le=5)
     activity_anomaly: int = Field(default=4, ge=1, le=5)
     retention_blocked: int = Field(default=2, ge=1, le=5)
@@ -274,6 +277,10 @@ class Edge(StrictModel):
     queue_size: int = Field(default=4, ge=1)
     door_listener: bool = Field(default=False, description="run the MQTT door listener here")
     metrics_interval_seconds: float = Field(default=10.0, gt=0)
+    recording_grace_seconds: float = Field(
+        default=5.0, ge=0, le=600,
+        description="a recording camera that finished no segment for 2 x segment_seconds "
+        "plus this is failing (camera.recording_failed, an alert)")
     colour_frames: bool = Field(
         default=False,
         description="convert sampled frames to BGR (colour snapshots, about twice the "

@@ -9,10 +9,10 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from compoundeye.camera_status import CameraState
+from compoundeye.camera_status import CameraState, RecordingState
 from compoundeye.timeutil import to_rfc3339, utcnow
 from compoundeye.tsdb import MetricsQueryError
-from dashboard.cameras import CameraRow, count_by_status, read_statuses
+from dashboard.cameras import CameraRow, count_by_recording, count_by_status, read_statuses
 from dashboard.deps import CameraViewerDep, StateDep
 from dashboard.uptime import fps_history
 
@@ -22,11 +22,12 @@ Building = Annotated[str | None, Query(max_length=64, description="only this bui
 
 
 class CameraList(BaseModel):
-    """Every camera, worst first, with counts by status."""
+    """Every camera, worst first, with counts by status and by recording state."""
 
     generated_at: str
     total: int
     counts: dict[str, int]
+    recording_counts: dict[str, int]
     cameras: list[CameraRow]
 
 
@@ -37,16 +38,18 @@ async def list_cameras(
     _caller: CameraViewerDep,
     status: Annotated[CameraState | None, Query()] = None,
     building: Building = None,
+    recording: Annotated[RecordingState | None, Query(description="recording state")] = None,
 ) -> Response:
     if building is not None and building not in state.buildings:
         raise HTTPException(404, detail=f"unknown building {building!r}")
     rows = await run_in_threadpool(read_statuses, state.redis, state.site,
-                                   status=status, building=building)
+                                   status=status, building=building, recording=recording)
     counts = count_by_status(rows) if status is None else {status: len(rows)}
     payload = {
         "generated_at": to_rfc3339(utcnow()),
         "total": len(rows),
         "counts": counts,
+        "recording_counts": count_by_recording(rows),
         "cameras": [r.as_dict() for r in rows],
     }
     # 2,400 rows: plain json.dumps skips FastAPI's per-field encoder (values are JSON types).

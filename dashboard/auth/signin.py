@@ -24,6 +24,7 @@ from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from compoundeye import names
+from compoundeye.redis_client import redis_from_settings
 from compoundeye.settings import Settings
 from compoundeye.store.audit import AuditRepo
 from compoundeye.timeutil import from_epoch, to_rfc3339
@@ -46,8 +47,10 @@ class SignInGuard:
 
     def __init__(self, settings: Settings, audit: AuditRepo, *,
                  clock: Callable[[], float] = time.time) -> None:
+        # The kernel's client (Sentinel-aware) lends the library its connection pool.
+        self._redis = redis_from_settings(settings, timeout=2.0)
         self._storage = RedisStorage(settings.redis_url, key_prefix=names.LOGIN_LIMIT_PREFIX,
-                                     socket_timeout=2.0, socket_connect_timeout=2.0)
+                                     connection_pool=self._redis.connection_pool)
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._per_address = limits.parse(settings.login_limit_per_address)
         self._global = limits.parse(settings.login_limit_global)
@@ -118,4 +121,5 @@ class SignInGuard:
             return sum(b.count for b in self._bursts.values())
 
     def close(self) -> None:
-        """Nothing to release (the limiter's Redis connections are pooled)."""
+        """Close the limiter's Redis connections."""
+        self._redis.close()

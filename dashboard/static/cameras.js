@@ -1,4 +1,5 @@
-// Ops page: every camera's status (worst first), uptime from the TSDB, fps sparklines.
+// Ops page: every camera's status and recording health (worst first), uptime and recorded
+// fraction from the TSDB, fps sparklines.
 // All rows come in one request; the table shows one page at a time and sparklines are
 // fetched only for the rows on screen.
 "use strict";
@@ -8,15 +9,17 @@
   const PAGE = 100;
   const $ = (id) => document.getElementById(id);
   let rows = [];
-  let up24 = { cameras: {}, buildings: {} };
-  let up7 = { cameras: {}, buildings: {} };
+  const none = () => ({ cameras: {}, buildings: {}, recorded: { cameras: {}, buildings: {} } });
+  let up24 = none();
+  let up7 = none();
   let page = 0;
   const sparks = new Map();
 
   function filtered() {
-    const b = $("f-building").value, s = $("f-status").value;
+    const b = $("f-building").value, s = $("f-status").value, rec = $("f-recording").value;
     const t = $("f-text").value.trim().toLowerCase();
     return rows.filter((r) => (!b || r.building === b) && (!s || r.status === s)
+      && (!rec || (r.recording || "unknown") === rec)
       && (!t || r.id.toLowerCase().includes(t) || (r.name || "").toLowerCase().includes(t)));
   }
 
@@ -70,11 +73,12 @@
         " ", el("a", { class: "live-link", href: `/live?cameras=${encodeURIComponent(r.id)}`, title: "watch live" }, "▶ live")),
       el("td", {}, r.building),
       el("td", {}, el("span", { class: `badge ${r.status}`, title: r.reason || "" }, r.status)),
+      recordingCell(r),
       el("td", { title: r.since ? local(r.since) : "" }, r.since ? `${short(r.since)} (${ago(r.since)})` : "—"),
       el("td", {}, r.last_frame ? ago(r.last_frame) : "—"),
       el("td", { class: "num" }, r.fps === null ? "—" : r.fps.toFixed(1)),
-      el("td", { class: "num" }, pct(up24.cameras[r.id])),
-      el("td", { class: "num" }, pct(up7.cameras[r.id])),
+      pair(up24.cameras[r.id], up7.cameras[r.id]),
+      pair(up24.recorded.cameras[r.id], up7.recorded.cameras[r.id], "rec"),
       el("td", {}, sparks.has(r.id) ? sparkline(sparks.get(r.id)) : el("span", { class: "muted" }, "…")))));
     $("page").textContent = `page ${page + 1} of ${pages} · ${list.length} cameras`;
     $("prev").disabled = page === 0;
@@ -85,14 +89,33 @@
   function renderBuildings() {
     const names = [...new Set(rows.map((r) => r.building))].sort();
     $("buildings").tBodies[0].replaceChildren(...names.map((b) => el("tr", {},
-      el("td", {}, b), el("td", { class: "num" }, pct(up24.buildings[b])),
-      el("td", { class: "num" }, pct(up7.buildings[b])))));
+      el("td", {}, b), pair(up24.buildings[b], up7.buildings[b]),
+      pair(up24.recorded.buildings[b], up7.recorded.buildings[b], "rec"))));
   }
 
-  function renderCards(counts, total) {
+  // Two fractions, 24 h and 7 d, in one cell.
+  function pair(day, week, cls) {
+    return el("td", { class: `num pair ${cls || ""}` }, pct(day), el("span", { class: "sep" }, " · "), pct(week));
+  }
+
+  // Recording health: the state, and for a failing camera why and since when.
+  function recordingCell(r) {
+    const state = r.recording || "unknown";
+    const title = [r.recording_reason, r.recording_since ? `since ${local(r.recording_since)}` : "",
+      r.last_segment ? `last segment ${local(r.last_segment)}` : "no segment yet"].filter(Boolean).join(" · ");
+    const reason = state === "failing" && r.recording_reason
+      ? el("span", { class: "rec-reason" }, ` ${r.recording_reason.split(": ")[0]}`) : null;
+    return el("td", { class: "recording", title },
+      el("span", { class: `badge rec-${state}` }, state === "failing" ? "not recording" : state), reason);
+  }
+
+  function renderCards(counts, total, recording) {
     $("cards").replaceChildren(
       ...["offline", "tampered", "degraded", "online"].map((s) => el("div", { class: `card ${s}` },
         el("div", { class: "n", id: `count-${s}` }, counts[s] || 0), el("div", { class: "muted" }, s))),
+      el("div", { class: "card rec-failing" },
+        el("div", { class: "n", id: "count-rec-failing" }, (recording || {}).failing || 0),
+        el("div", { class: "muted" }, "not recording")),
       el("div", { class: "card" }, el("div", { class: "n" }, total), el("div", { class: "muted" }, "cameras")));
   }
 
@@ -100,7 +123,7 @@
     try {
       const data = await json("/api/cameras");
       rows = data.cameras;
-      renderCards(data.counts, data.total);
+      renderCards(data.counts, data.total, data.recording_counts);
       render();
     } catch (_) { /* keep the last view; the next refresh tries again */ }
   }
@@ -111,13 +134,13 @@
     const started = performance.now();
     const data = await json("/api/cameras");
     rows = data.cameras;
-    renderCards(data.counts, data.total);
+    renderCards(data.counts, data.total, data.recording_counts);
     for (const b of [...new Set(rows.map((r) => r.building))].sort()) {
       $("f-building").append(el("option", { value: b }, b));
     }
     render();
     $("loaded").textContent = `statuses in ${Math.round(performance.now() - started)} ms`;
-    for (const id of ["f-building", "f-status"]) $(id).addEventListener("change", () => { page = 0; render(); });
+    for (const id of ["f-building", "f-status", "f-recording"]) $(id).addEventListener("change", () => { page = 0; render(); });
     $("f-text").addEventListener("input", () => { page = 0; render(); });
     $("prev").addEventListener("click", () => { page -= 1; render(); });
     $("next").addEventListener("click", () => { page += 1; render(); });

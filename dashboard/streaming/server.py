@@ -187,7 +187,7 @@ def _port_of(server: Server) -> int:
 def run(args: argparse.Namespace) -> int:
     """Handler of ``compoundeye live --site FILE [--host --port]``."""
     logging.getLogger("websockets").setLevel(logging.WARNING)  # a line per probe is noise
-    site = load_site_or_report(args.site)
+    site = load_site_or_report(args.site, credentials=True)
     if site is None:
         return 2
     settings = Settings()

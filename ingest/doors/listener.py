@@ -41,11 +41,13 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from compoundeye import names
-from compoundeye.bus import EventSink, connect, dead_letter
+from compoundeye.bus import EventSink, dead_letter
 from compoundeye.door_signing import DoorKeys
 from compoundeye.events import Event, EventKind, Source, stable_event_id
 from compoundeye.mqtt_url import broker_from_settings
+from compoundeye.redis_client import redis_from_settings
 from compoundeye.redis_text import text
+from compoundeye.replication import ReplicaWait
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.timeutil import parse_rfc3339, to_rfc3339, utcnow
@@ -77,6 +79,8 @@ class ListenerStats:
     stale_skipped: int = 0
     offline: int = 0
     online: int = 0
+    resent: int = 0
+    """Events written again after a failover took them before a replica had them."""
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -109,8 +113,8 @@ class DoorListener:
         self.broker = broker_from_settings(settings)
         self._keys = DoorKeys(settings.door_keys_file)
         self.stats = ListenerStats()
-        self._redis = redis_client or connect(settings.redis_url)
-        self._sink = EventSink(self._redis)
+        self._redis = redis_client or redis_from_settings(settings)
+        self._sink = EventSink(self._redis, wait=ReplicaWait.from_settings(settings))
         self._queue: queue.Queue[_Incoming] = queue.Queue()
         self._stop = threading.Event()
         self.connected = threading.Event()
@@ -229,6 +233,8 @@ class DoorListener:
                     self._process(held)
                     held = None
                 if time.monotonic() >= next_check:
+                    self._sink.confirm()
+                    self.stats.resent += self._sink.add_again()
                     self._check_liveness()
                     next_check = time.monotonic() + LIVENESS_CHECK_SECONDS
                 retry = RETRY_MIN_SECONDS
@@ -311,6 +317,9 @@ class DoorListener:
             self.stats.duplicates += 1
         else:
             self.stats.events += 1
+        # Events a failover took away before a replica had them: written again (their
+        # ids make the second write of one that did reach the replica a no-op).
+        self.stats.resent += self._sink.add_again()
 
     def _dead(self, payload: bytes, reason: str, topic: str, door_id: str) -> None:
         dead_letter(self._redis, payload, reason, source=f"mqtt:{self.listener_id}",

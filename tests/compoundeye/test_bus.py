@@ -15,6 +15,7 @@ import redis
 from compoundeye import names
 from compoundeye.bus import BufferedPublisher, EventSink, connect, dead_letter
 from compoundeye.events import Event, EventKind, make_event
+from compoundeye.replication import ReplicaWait
 from compoundeye.services import free_port, redis_answers, terminate_group
 from tests.polling import poll
 
@@ -167,3 +168,26 @@ def test_dead_letter_truncates_raw_bytes_and_records_why(redis_client: redis.Red
     assert second[b"raw"] == b"short \xff text"
     assert second[b"truncated"] == b"0"
     assert len(second[b"reason"]) == 1000
+
+
+@pytest.mark.timeout(60)
+def test_sink_keeps_what_no_replica_confirmed_and_writes_it_again_on_a_new_server(
+        private_redis: PrivateRedis) -> None:
+    private_redis.start()
+    client = connect(private_redis.url)
+    wait = ReplicaWait(replicas=1, timeout_ms=20, recheck_seconds=60)
+    sink = EventSink(client, wait=wait, unconfirmed_limit=3)
+    try:
+        for n in range(5):  # no replica: the first WAIT comes short, then none for 60 s
+            assert sink.add(event(n)) is not None
+        stats = sink.unconfirmed.stats
+        assert (stats.short_waits, stats.forgotten, len(sink.unconfirmed)) == (1, 2, 3)
+        private_redis.stop()
+        private_redis.start()  # empty, with another run_id: what it held is gone
+        assert sink.add(event(5)) is not None
+        assert stats.server_changes == 1 and stats.resent == 3
+        assert sink.add_again() == 3
+        assert sink.add_again() == 0
+        assert [e.attrs["n"] for e in stream_events(client)] == [5, 2, 3, 4]
+    finally:
+        client.close()

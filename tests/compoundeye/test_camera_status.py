@@ -13,6 +13,8 @@ from compoundeye.camera_status import (
     CameraState,
     CameraStatus,
     CameraStatusReport,
+    RecordingState,
+    read_recording_states,
     read_states,
 )
 
@@ -20,7 +22,8 @@ REPORT = CameraStatusReport(
     status=CameraState.TAMPERED, since="2026-11-28T01:00:00.000Z",
     last_frame="2026-11-28T01:00:05.200Z", fps=14.5, worker="edge-0", reason="covered",
     fps_processed=5.0, reconnects=2, dropped=7, updated="2026-11-28T01:00:06.000Z",
-    recording=True, recorder_error=None)
+    recording=RecordingState.FAILING, recording_reason="not found (404): no segment (20 s)",
+    recording_since="2026-11-28T00:59:40.000Z", recorder_running=True, recorder_error=None)
 
 
 def test_a_report_round_trips_through_redis(redis_client: redis.Redis) -> None:
@@ -30,14 +33,35 @@ def test_a_report_round_trips_through_redis(redis_client: redis.Redis) -> None:
     shared = CameraStatus.from_hash(redis_client.hgetall(key))
     assert shared == CameraStatus(status=CameraState.TAMPERED, since=REPORT.since,
                                   last_frame=REPORT.last_frame, fps=14.5, worker="edge-0",
-                                  reason="covered")
+                                  reason="covered", recording=RecordingState.FAILING,
+                                  recording_reason=REPORT.recording_reason,
+                                  recording_since=REPORT.recording_since)
 
 
 def test_hash_text_is_what_readers_have_always_seen() -> None:
     written = REPORT.to_hash()
     assert written["status"] == "tampered" and written["fps"] == "14.50"
-    assert written["recording"] == "1" and written["recorder_error"] == ""
+    assert written["recording"] == "failing" and written["recorder_error"] == ""
+    assert written["recorder_running"] == "1" and written["last_segment"] == ""
     assert CameraStatusReport(status=CameraState.ONLINE).to_hash()["recording"] == ""
+
+
+def test_free_text_fields_never_carry_a_password() -> None:
+    leaky = CameraStatusReport(
+        status=CameraState.OFFLINE, reason="rtsp://admin:hunter2@cam/x: 401",
+        recording=RecordingState.FAILING,
+        recording_reason="Error opening rtsp://admin:hunter2@cam/x",
+        recorder_error="open rtsp://admin:hunter2@cam/x failed")
+    written = leaky.to_hash()
+    assert not [k for k, v in written.items() if "hunter2" in v], written
+    assert written["reason"] == "rtsp://admin:***@cam/x: 401"
+
+
+def test_recording_states_read_back(redis_client: redis.Redis) -> None:
+    redis_client.hset(names.camera_status_key("cam-a"), "recording", "failing")
+    redis_client.hset(names.camera_status_key("cam-b"), "recording", "1")  # an older writer
+    assert read_recording_states(redis_client, ["cam-a", "cam-b", "cam-c"]) == [
+        RecordingState.FAILING, None, None]
 
 
 def test_shared_fields_are_a_prefix_of_the_report() -> None:

@@ -14,13 +14,13 @@ from compoundeye.settings import Settings
 from compoundeye.site.models import Site
 from compoundeye.tsdb import MetricsQueryError, MetricsReader
 from dashboard.app import create_app
-from dashboard.uptime import Uptime, UptimeCache, fps_history, uptime
+from dashboard.uptime import Uptime, UptimeCache, UptimePair, fps_history, recorded, uptime
 from tests.dashboard.conftest import bearer
 from tests.polling import wait_until
 
 
 def _site(prefix: str) -> Site:
-    return Site.model_validate({"cameras": [
+    return Site.model_validate({"edge": {"metrics_interval_seconds": 60}, "cameras": [
         {"id": f"{prefix}-{n}", "main_url": "rtsp://127.0.0.1:1/x",
          "location": {"building": f"{prefix}-bldg", "lat": 31.11, "lon": 121.38}}
         for n in ("good", "half")]})
@@ -35,6 +35,10 @@ def _seed(tsdb_url: str, prefix: str) -> None:
         lines.append(f'camera_up{{camera="{prefix}-good",{labels}}} 1 {at}')
         lines.append(f'camera_up{{camera="{prefix}-half",{labels}}} {1 if minute < 60 else 0} {at}')
         lines.append(f'camera_fps_processed{{camera="{prefix}-good",{labels}}} 5 {at}')
+        # One sample per minute (the interval): 60 s recorded, or 15 s for 'half' later on.
+        lines.append(f'camera_recorded_seconds{{camera="{prefix}-good",{labels}}} 60 {at}')
+        lines.append(f'camera_recorded_seconds{{camera="{prefix}-half",{labels}}} '
+                     f'{60 if minute < 60 else 15} {at}')
     response = httpx.post(f"{tsdb_url}/api/v1/import/prometheus", content="\n".join(lines) + "\n")
     response.raise_for_status()
     tsdb_force_flush(tsdb_url)
@@ -54,6 +58,14 @@ def test_uptime_by_camera_and_building(tsdb_url: str, prefix: str) -> None:
     assert result.buildings == {f"{prefix}-bldg": 0.75}
 
 
+def test_recorded_fraction_over_the_seconds_the_samples_span(tsdb_url: str, prefix: str) -> None:
+    with MetricsReader(tsdb_url) as reader:
+        result = recorded(reader, "24h", 60.0, building=f"{prefix}-bldg")
+    # 'half': an hour fully recorded, then an hour at a quarter.
+    assert result.cameras == {f"{prefix}-good": 1.0, f"{prefix}-half": 0.625}
+    assert result.buildings == {f"{prefix}-bldg": 0.8125}
+
+
 def test_fps_history_one_query_many_cameras(tsdb_url: str, prefix: str) -> None:
     with MetricsReader(tsdb_url) as reader:
         series = fps_history(reader, [f"{prefix}-good", f"{prefix}-half"], "1h")
@@ -70,6 +82,7 @@ def test_uptime_api(dash_settings: Settings, tokens: dict[str, str], prefix: str
         body = client.get("/api/uptime", params={"window": "24h"}, headers=ops).json()
         assert body["cameras"][f"{prefix}-half"] == 0.5
         assert body["buildings"][f"{prefix}-bldg"] == 0.75
+        assert body["recorded"]["cameras"][f"{prefix}-half"] == 0.625
         one = client.get("/api/uptime", params={"camera": f"{prefix}-good"}, headers=ops).json()
         assert one["cameras"] == {f"{prefix}-good": 1.0}
         assert client.get("/api/uptime", params={"window": "2y"}, headers=ops).status_code == 422
@@ -95,8 +108,9 @@ class _Clock:
         return self.now
 
 
-def _result(value: float) -> Uptime:
-    return Uptime("24h", {"c1": value}, {"b1": value})
+def _result(value: float) -> UptimePair:
+    return (Uptime("24h", {"c1": value}, {"b1": value}),
+            Uptime("24h", {"c1": value / 2}, {"b1": value / 2}))
 
 
 def test_uptime_cache_serves_fresh_then_stale_while_one_refresh_runs() -> None:
@@ -125,7 +139,7 @@ def test_uptime_cache_background_refresh_keeps_result_or_retries() -> None:
     clock.now += 31
     assert cache.lookup(key)[1]
 
-    def broken() -> Uptime:
+    def broken() -> UptimePair:
         raise MetricsQueryError("TSDB away")
 
     cache.refresh_in_background(key, broken)

@@ -20,6 +20,7 @@ DASHBOARD = DEPLOY / "grafana" / "dashboards" / "cameras.json"
 CONTRACT = (
     "camera_up", "camera_fps_in", "camera_fps_processed", "camera_dropped", "camera_decode_ms",
     "camera_reconnects", "camera_motion_fraction", "camera_recorded_bytes",
+    "camera_recorded_seconds",
     "worker_cpu_percent", "worker_rss_bytes",
 )
 _METRIC = re.compile(r"\b((?:camera|worker)_[a-z_]+)\b")
@@ -53,10 +54,11 @@ def test_the_edge_worker_writes_the_contract() -> None:
     metrics = pytest.importorskip("ingest.metrics")
     before = metrics.CameraCounters(t=0.0, up=True, frames_in=0, processed=0, dropped=0,
                                     decode_cpu_seconds=0.0, reconnects=0, motion_sum=0.0,
-                                    motion_frames=0, recorded_bytes=0)
+                                    motion_frames=0, recorded_bytes=0, recorded_seconds=0.0)
     after = metrics.CameraCounters(t=10.0, up=True, frames_in=120, processed=50, dropped=2,
                                    decode_cpu_seconds=0.3, reconnects=1, motion_sum=0.5,
-                                   motion_frames=50, recorded_bytes=2_500_000)
+                                   motion_frames=50, recorded_bytes=2_500_000,
+                                   recorded_seconds=10.0)
     fields = metrics.camera_fields(before, after)
     # measurement "camera" + field "up" is the series camera_up on VictoriaMetrics
     assert {f"camera_{name}" for name in fields} == {m for m in CONTRACT if m.startswith("camera_")}
@@ -94,7 +96,8 @@ def test_every_panel_query_runs_on_victoriametrics(tsdb_url: str) -> None:
             lines.append(
                 f"camera,camera={camera},building={building},worker={worker} up={up}i,"
                 f"fps_in={12 * up},fps_processed={5 * up},dropped={step % 3}i,decode_ms=2.5,"
-                f"reconnects={1 - up}i,motion_fraction=0.01,recorded_bytes={2_500_000 * up}i "
+                f"reconnects={1 - up}i,motion_fraction=0.01,recorded_bytes={2_500_000 * up}i,"
+                f"recorded_seconds={10.0 * up} "
                 f"{ts}")
         lines.append(f"worker,worker={worker} cpu_percent=55.5,rss_bytes=400000000i {ts}")
     with httpx.Client(base_url=tsdb_url, timeout=10) as http:
@@ -116,4 +119,5 @@ def test_every_panel_query_runs_on_victoriametrics(tsdb_url: str) -> None:
     assert value("Cameras up") == 1
     assert value("Cameras down") == 1
     assert value("Recording bitrate") == pytest.approx(2_000_000, rel=0.05)  # 2.5 MB / 10 s
+    assert value("Recorded fraction by building") == pytest.approx(0.5, rel=0.05)  # a and b
     assert [r["metric"]["camera"] for r in results["Cameras down now"]] == ["cam-b"]

@@ -27,8 +27,9 @@ API_VERSIONS = {
     "PersistentVolumeClaim": "v1",
     "Deployment": "apps/v1",
     "StatefulSet": "apps/v1",
+    "PodDisruptionBudget": "policy/v1",
 }
-DOCUMENTED_SECRETS = {"ce-database"}  # created by the operator, see k8s/env.yaml
+DOCUMENTED_SECRETS = {"ce-database", "ce-redis"}  # created by the operator, see k8s/env.yaml
 K8S_VERSION = "1.30.0"
 """The oldest Kubernetes the manifests promise to fit (kubernetes-validate bundles the
 OpenAPI schemas of every release; 1.30 is the oldest still maintained by most providers)."""
@@ -169,8 +170,18 @@ def test_every_manifest_has_kind_api_version_and_names() -> None:
             assert metadata["namespace"] == "compoundeye"
 
 
-def workloads() -> list[dict[str, Any]]:
+def all_workloads() -> list[dict[str, Any]]:
     return [d for d in manifests() if d["kind"] in ("Deployment", "StatefulSet")]
+
+
+def workloads() -> list[dict[str, Any]]:
+    """The compoundeye processes (Redis and its Sentinels: tests/deploy/test_redis.py)."""
+    return [w for w in all_workloads() if _image(w).startswith("compoundeye:")]
+
+
+def _image(work: dict[str, Any]) -> str:
+    image: str = work["spec"]["template"]["spec"]["containers"][0]["image"]
+    return image
 
 
 def test_workloads_are_consistent() -> None:
@@ -207,7 +218,7 @@ def test_workloads_are_consistent() -> None:
             assert headless["spec"]["clusterIP"] == "None"
             assert headless["spec"]["selector"].items() <= labels.items()
     for service in services.values():
-        selected = [w for w in workloads() if service["spec"]["selector"].items()
+        selected = [w for w in all_workloads() if service["spec"]["selector"].items()
                     <= w["spec"]["template"]["metadata"]["labels"].items()]
         assert selected, service["metadata"]["name"]
     pvc = next(d for d in docs if d["kind"] == "PersistentVolumeClaim")
@@ -265,7 +276,8 @@ def test_kustomize_builds_with_the_site_configmap() -> None:
                 and d["metadata"]["name"].startswith("ce-site-"))
     assert set(site["data"]) == {"compound.yaml", "cameras.csv"}
     assert sum(len(v.encode()) for v in site["data"].values()) < 1024 * 1024
-    for work in (d for d in docs if d["kind"] in ("Deployment", "StatefulSet")):
+    for work in (d for d in docs if d["kind"] in ("Deployment", "StatefulSet")
+                 and _image(d).startswith("compoundeye:")):
         volumes = work["spec"]["template"]["spec"]["volumes"]
         refs = [v["configMap"]["name"] for v in volumes if "configMap" in v]
         assert refs == [site["metadata"]["name"]]  # references follow the hashed name

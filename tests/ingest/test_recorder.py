@@ -92,3 +92,36 @@ def test_unreachable_camera_is_retried_with_reason_and_stops_fast(tmp_path: Path
     assert rec.stats.restarts >= 2
     assert rec.stats.last_error == "connection refused", list(rec.stats.stderr_tail)
     assert rec.pid is None
+
+
+def test_ffmpeg_lines_are_kept_and_logged_without_the_password(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    port = free_port()
+    rec = Recorder("cam1", f"rtsp://admin:hunter2@127.0.0.1:{port}/main", tmp_path,
+                   backoff_initial=0.2, backoff_max=0.4)
+    thread = threading.Thread(target=rec.run)
+    with caplog.at_level("DEBUG", logger="ingest.recorder"):
+        thread.start()
+        deadline = time.monotonic() + 20
+        while rec.stats.restarts < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        rec.stop()
+        thread.join(10)
+    kept = "\n".join(rec.stats.stderr_tail)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "admin:***@127.0.0.1" in kept + logged, kept  # ffmpeg named the URL: masked
+    assert "hunter2" not in kept and "hunter2" not in logged
+
+
+def test_recorded_seconds_come_from_the_segment_list_or_one_length(tmp_path: Path) -> None:
+    rec = Recorder("cam1", "rtsp://x", tmp_path, segment_seconds=10)
+    rec.staging.mkdir(parents=True)
+    rec.stats.last_error = "invalid data"
+    for name in ("20261103T214000.ts", "20261103T214010.ts"):
+        (rec.staging / name).write_bytes(b"\x47" * 1880)
+    rec._on_line("out", "20261103T214000.ts,12.480000,22.520000")
+    assert rec.stats.recorded_seconds == pytest.approx(10.04)
+    assert rec.stats.last_error == ""  # a finished segment: the failure is history
+    rec.move_leftovers()  # no list line (cut short at a crash): one nominal length at most
+    assert rec.stats.recorded_seconds == pytest.approx(20.04)
+    assert rec.stats.segments == 2
