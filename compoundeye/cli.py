@@ -161,7 +161,7 @@ def _add_token(sub: Subparsers) -> None:
 
 def _add_operations(sub: Subparsers) -> None:
     p = sub.add_parser("bench", help="run a benchmark against its baseline")
-    p.add_argument("name", help="decode, motion, bus, export, search, ops, live")
+    p.add_argument("name", help="decode, motion, bus, export, search, ops, live, record")
     p.add_argument("--quick", action="store_true", help="a short run, for CI smoke tests")
     p.add_argument("--json", action="store_true", help="end with one JSON line of results")
     p.set_defaults(handler="bench.runner:run")

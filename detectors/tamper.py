@@ -366,16 +366,18 @@ def _edge_match(edges: Image, reference: npt.NDArray[np.float32], kernel: Image)
 def _cell_counts(maps: tuple[Image, ...], ch: int, cw: int) -> list[tuple[int, ...]]:
     """Per GRID x GRID cell of ``ch`` x ``cw`` pixels, the non-zero count of each 0/255 map.
 
-    Each map's cells summed at once by a reshape (rows and columns of a cell on their own
-    axes): exact, and under half the time of an integral image per group of maps. Returns
-    one tuple (a count per map) per cell.
+    The maps' cell areas are stacked into one array whose rows, read ``cw`` pixels at a
+    time, are each one cell's share of one picture row; OpenCV sums those runs at once
+    (``cv2.reduce``, vectorised) and the few thousand sums are added up per cell. Exact,
+    and about half the time of summing a 4-D reshape in NumPy (whose uint8-to-int
+    widening dominates), itself under half the time of an integral image per map.
+    Returns one tuple (a count per map) per cell.
     """
-    per_map: list[list[int]] = []
-    for m in maps:
-        cells = m[: GRID * ch, : GRID * cw].reshape(GRID, ch, GRID, cw)
-        sums = cells.sum(axis=(1, 3), dtype=np.int32) // 255
-        per_map.append(sums.reshape(-1).tolist())
-    return list(zip(*per_map, strict=True))
+    rows, cols = GRID * ch, GRID * cw
+    stack = np.concatenate([m[:rows, :cols] for m in maps]).reshape(-1, cw)
+    runs = cv2.reduce(stack, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+    sums = runs.reshape(len(maps), GRID, ch, GRID).sum(axis=2) // 255
+    return list(zip(*sums.reshape(len(maps), -1).tolist(), strict=True))
 
 
 def _beyond_chance(observed: float, chance: float) -> float:

@@ -50,6 +50,7 @@ from evidence.segments import (
     start_point,
 )
 from evidence.signing import Keyring
+from evidence.stream_notes import stream_notes
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +273,7 @@ class Exporter:
         advance(0, f"hashing working copy of {camera.id}")
         entry.working_copy = self._working_copy(camera, copy.mp4_path, first, request)
         self._notes(entry, copied, stderr)
+        entry.notes.extend(stream_notes(copied[0].path, copy.master_path.name))
         return entry
 
     @staticmethod

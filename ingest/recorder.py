@@ -1,11 +1,17 @@
 """Per-camera recorder: ffmpeg's segment muxer with stream copy, segments moved into place.
 
-ffmpeg writes ``<staging>/<YYYYmmddTHHMMSS>.ts`` (UTC wall time of the segment's start,
-``TZ=UTC`` in its environment) and prints one CSV line to stdout each time a segment is
-finished (``-segment_list pipe:1``). Each finished file is then renamed (same filesystem,
-atomic) to :func:`compoundeye.recordings.segment_path`, so a reader of the layout never
-sees a half-written segment. ffmpeg is restarted with back-off when it dies, and the reason
-read from its stderr (401, 404, connection refused, timeout...) is kept for the status.
+ffmpeg (command in :mod:`ingest.recorder_ffmpeg`) writes staging files and prints one CSV
+line to stdout each time a segment is finished (``-segment_list pipe:1``). Each finished
+file is renamed (same filesystem, atomic) to :func:`compoundeye.recordings.segment_path`
+at its UTC wall-clock start, worked out by :class:`ingest.segment_clock.SegmentClock`, so
+a reader of the layout never sees a half-written segment and segments never overlap.
+ffmpeg is restarted with back-off when it dies, and the reason read from its stderr (401,
+404, connection refused, timeout...) is kept for the status. It is restarted at once,
+without back-off, when the camera's timestamps jump back (a reboot: ffmpeg would clamp
+them and never cut another segment) or when the camera turns out to send G.711 audio
+(recorded in G.711 mode from then on). A run that finishes no segment for
+``2 x segment_seconds + 10 s`` (a camera that accepts the connection and then sends
+nothing) is stopped as stalled and retried with back-off.
 On stop ffmpeg gets SIGINT, closes the open segment, and that segment is moved as well.
 """
 
@@ -14,9 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import selectors
-import shutil
 import signal
 import subprocess
 import threading
@@ -29,67 +33,22 @@ from pathlib import Path
 from compoundeye.recordings import segment_path
 from compoundeye.redact import redact_text
 from ingest.reader import Backoff
+from ingest.recorder_ffmpeg import (
+    JUMP_TICKS,
+    STAGING_DIRNAME,
+    backward_jump,
+    classify_stderr,
+    ffmpeg_command,
+    g711_codec,
+    parse_segment_line,
+    staging_start,
+)
+from ingest.segment_clock import SegmentClock
 
 log = logging.getLogger(__name__)
 
-STAGING_DIRNAME = ".staging"
-STAGING_FORMAT = "%Y%m%dT%H%M%S"
-_STAGING_RE = re.compile(r"^(\d{8}T\d{6})\.ts$")
-
-_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), reason) for pattern, reason in (
-        (r"unauthori[sz]ed|authori[sz]ation failed", "unauthorized (401)"),
-        (r"\b403 forbidden", "forbidden (403)"),
-        (r"\b404 not found|stream not found", "not found (404)"),
-        (r"connection refused", "connection refused"),
-        (r"timed out|timeout", "timeout"),
-        (r"no route to host|network is unreachable", "host unreachable"),
-        (r"name or service not known|failed to resolve|temporary failure in name", "dns failure"),
-        (r"invalid data found", "invalid data"),
-        (r"connection reset|broken pipe", "connection reset"),
-        (r"end of file", "stream ended"),
-        (r"no space left", "disk full"),
-        (r"permission denied", "permission denied"),
-    )
-)
-
-
-def classify_stderr(line: str) -> str | None:
-    """The failure an ffmpeg stderr line reports, in a few words; None if none known."""
-    for pattern, reason in _REASONS:
-        if pattern.search(line):
-            return reason
-    return None
-
-
-def staging_start(name: str) -> datetime | None:
-    """The UTC start time encoded in a staging file name, or None."""
-    match = _STAGING_RE.match(name)
-    if not match:
-        return None
-    try:
-        return datetime.strptime(match[1], STAGING_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-def ffmpeg_command(url: str, staging: Path, segment_seconds: int,
-                   timeout_seconds: float = 10.0) -> list[str]:
-    """The ffmpeg arguments that record ``url`` into ``staging`` by stream copy."""
-    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning"]
-    if url.startswith(("rtsp://", "rtsps://")):
-        cmd += ["-rtsp_transport", "tcp", "-timeout", str(int(timeout_seconds * 1_000_000))]
-    cmd += [
-        "-i", url, "-map", "0:v:0", "-map", "0:a?", "-c", "copy",
-        "-f", "segment", "-segment_time", str(segment_seconds), "-segment_format", "mpegts",
-        "-reset_timestamps", "1", "-strftime", "1",
-        "-segment_list", "pipe:1", "-segment_list_type", "csv",
-        str(staging / f"{STAGING_FORMAT}.ts"),
-    ]
-    if shutil.which("setpriv"):
-        # If the worker dies without a clean stop, ffmpeg gets SIGINT and closes its file.
-        cmd = ["setpriv", "--pdeathsig", "INT", *cmd]
-    return cmd
+__all__ = ["STAGING_DIRNAME", "Recorder", "RecorderStats", "classify_stderr", "ffmpeg_command",
+           "staging_start"]
 
 
 @dataclass
@@ -102,6 +61,9 @@ class RecorderStats:
     running: bool = False
     last_error: str = ""
     last_segment: float | None = None
+    clock_jumps: int = 0  # camera timestamps that jumped (either way)
+    stalls: int = 0  # runs stopped for sending nothing
+    audio_original: str = ""  # "pcm_mulaw"/"pcm_alaw" once the camera is recorded in G.711 mode
     recorded_seconds: float = 0.0
     """Media seconds in the finished segments (ffmpeg's segment list: end - start)."""
     stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
@@ -124,6 +86,11 @@ class Recorder:
         self._stop = threading.Event()
         self._backoff = Backoff(backoff_initial, backoff_max)
         self._process: subprocess.Popen[bytes] | None = None
+        self._clock = SegmentClock()
+        self._run_id = ""
+        self._restart_now = ""  # why the current run is being cut short on purpose
+        self._progress = 0.0  # monotonic time of the run's start or its last segment
+        self.stall_seconds = 2 * segment_seconds + 10.0
 
     def stop(self) -> None:
         """Ask ffmpeg to close its open segment and the loop to end."""
@@ -156,6 +123,10 @@ class Recorder:
                 self.move_leftovers()
                 break
             self.stats.restarts += 1
+            if self._restart_now:
+                log.info("camera %s: recorder restarted: %s", self.camera_id, self._restart_now)
+                self._restart_now = ""
+                continue
             if time.monotonic() - started > 60 and self.stats.segments > segments_before:
                 self._backoff.reset()
             delay = self._backoff.next()
@@ -167,7 +138,10 @@ class Recorder:
 
     def _run_once(self) -> int | None:
         env = {**os.environ, "TZ": "UTC"}
-        cmd = ffmpeg_command(self.url, self.staging, self.segment_seconds)
+        self._clock = SegmentClock()
+        self._run_id = f"r{time.time_ns() // 1_000_000}"
+        cmd = ffmpeg_command(self.url, self.staging, self.segment_seconds, run=self._run_id,
+                             g711=self.stats.audio_original or None)
         try:
             process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, env=env)
@@ -175,6 +149,7 @@ class Recorder:
             self.stats.last_error = f"cannot start ffmpeg: {exc}"
             return None
         self._process = process
+        self._progress = time.monotonic()
         self.stats.running = True
         if self._stop.is_set():  # stop() raced with the start
             _signal(process, signal.SIGINT)
@@ -198,6 +173,16 @@ class Recorder:
             while sel.get_map():
                 if self._stop.is_set() and stop_deadline is None:
                     stop_deadline = time.monotonic() + self.stop_grace
+                if (stop_deadline is None and not self._restart_now
+                        and time.monotonic() - self._progress > self.stall_seconds):
+                    self.stats.stalls += 1
+                    self.stats.last_error = "stalled (no data)"
+                    log.warning("camera %s: recorder stalled, no segment in %.0f s",
+                                self.camera_id, self.stall_seconds)
+                    _signal(process, signal.SIGINT)
+                    stop_deadline = time.monotonic() + self.stop_grace
+                if self._restart_now and stop_deadline is None:
+                    stop_deadline = time.monotonic() + self.stop_grace
                 if stop_deadline is not None and time.monotonic() > stop_deadline:
                     log.warning("camera %s: ffmpeg did not stop in %.0f s, killing",
                                 self.camera_id, self.stop_grace)
@@ -213,14 +198,25 @@ class Recorder:
                     for raw in lines:
                         line = raw.decode("utf-8", "replace").strip()
                         if line:
-                            self._on_line(key.data, line)
+                            self._on_line(key.data, line, process)
         finally:
             sel.close()
 
-    def _on_line(self, stream: str, line: str) -> None:
+    def _on_line(self, stream: str, line: str,
+                 process: subprocess.Popen[bytes] | None = None) -> None:
         if stream == "out":
-            name, *times = line.split(",")
-            self._finish(self.staging / Path(name).name, _listed_seconds(times))
+            entry = parse_segment_line(line)
+            if entry is not None:
+                self._progress = time.monotonic()
+                jumps = self._clock.jumps
+                start = self._clock.place(entry.start, entry.end, time.time())
+                if self._clock.jumps > jumps:
+                    self.stats.clock_jumps += 1
+                    log.warning("camera %s: stream time ran %.1f s ahead of the wall clock "
+                                "(camera clock stepped forward?); segment placed by the wall "
+                                "clock", self.camera_id, self._clock.last_jump_seconds)
+                length = entry.end - entry.start if entry.end >= entry.start else None
+                self._finish(self.staging / entry.name, start, length)
             return
         line = redact_text(line)  # ffmpeg names the URL it failed on, password and all
         self.stats.stderr_tail.append(line)
@@ -228,6 +224,23 @@ class Recorder:
         if reason is not None:
             self.stats.last_error = reason
         log.debug("camera %s ffmpeg: %s", self.camera_id, line)
+        codec = g711_codec(line)
+        if codec is not None and not self.stats.audio_original:
+            self.stats.audio_original = codec
+            self._cut_short(process, f"{codec} audio: recording it in G.711 mode")
+            return
+        back = backward_jump(line)
+        if back is not None and back >= JUMP_TICKS:
+                self.stats.clock_jumps += 1
+                self._cut_short(process, "camera timestamps jumped back (reboot?)")
+
+    def _cut_short(self, process: subprocess.Popen[bytes] | None, why: str) -> None:
+        """End this run on purpose (ffmpeg closes its segment); run() starts the next."""
+        if self._restart_now:
+            return
+        self._restart_now = why
+        if process is not None:
+            _signal(process, signal.SIGINT)
 
     def _reap(self, process: subprocess.Popen[bytes]) -> None:
         try:
@@ -240,11 +253,15 @@ class Recorder:
             if pipe is not None:
                 pipe.close()
 
-    def _finish(self, staged: Path, seconds: float | None = None) -> None:
-        """Move one finished staging file into the layout (atomic rename)."""
-        start = staging_start(staged.name)
+    def _finish(self, staged: Path, start: datetime | None = None,
+                seconds: float | None = None) -> None:
+        """Move one finished staging file into the layout (atomic rename) at ``start``
+        (default: the time in its staging name); ``seconds`` is its media length from the
+        segment list."""
+        start = start or staging_start(staged.name)
         if start is None or not staged.is_file():
             return
+        start = start.replace(microsecond=0)
         size = staged.stat().st_size
         if size == 0:
             staged.unlink(missing_ok=True)
@@ -276,22 +293,21 @@ class Recorder:
         self.stats.last_error = ""  # recording works: older failures are history
 
     def move_leftovers(self) -> None:
-        """Move staging files left by an ffmpeg that is no longer running (in time order)."""
+        """Move staging files left by an ffmpeg that is no longer running (in time order).
+
+        The open file of the run that just ended starts where its last finished segment
+        ended; older leftovers (a worker that died) go by the time in their name.
+        """
         try:
-            leftovers = sorted(p for p in self.staging.iterdir() if staging_start(p.name))
+            leftovers = sorted((p for p in self.staging.iterdir() if staging_start(p.name)),
+                               key=lambda p: (staging_start(p.name), p.name))
         except FileNotFoundError:
             return
         for path in leftovers:
-            self._finish(path)
-
-
-def _listed_seconds(times: list[str]) -> float | None:
-    """A segment's length from its CSV list line (``name,start,end``), or None."""
-    try:
-        start, end = float(times[0]), float(times[1])
-    except (IndexError, ValueError):
-        return None
-    return end - start if end >= start else None
+            start = None
+            if self._run_id and path.name.startswith(f"{self._run_id}-"):
+                start = self._clock.next_start
+            self._finish(path, start)
 
 
 def _signal(process: subprocess.Popen[bytes], sig: int) -> None:

@@ -42,7 +42,6 @@ import socketserver
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +52,21 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 from sample_streams import clock_stream  # noqa: E402
-from sample_streams.sim_media import Clip, Feed, Feeder, corrupt_clip, load_clip  # noqa: E402
+from sample_streams.sim_control import ControlHandler  # noqa: E402
+from sample_streams.sim_matrix import launch_for, make_auth, not_seekable  # noqa: E402
+from sample_streams.sim_media import (  # noqa: E402
+    Clip,
+    Feed,
+    Feeder,
+    corrupt_clip,
+    load_clip,
+    splice_clip,
+)
 
 log = logging.getLogger("rtsp_sim")
 
 CLIPS_DIR = Path(__file__).resolve().parent / "clips"
 STREAMS = ("main", "sub")
-LAUNCH = (
-    "( appsrc name=src is-live=true format=time do-timestamp=false max-buffers=45 "
-    "leaky-type=downstream ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
-)
 
 
 class Simulator:
@@ -78,28 +82,25 @@ class Simulator:
         stagger_s: float,
         clock_cameras: tuple[str, ...] = (),
         basic_auth: tuple[str, str] | None = None,
+        variants: dict[str, dict[str, Any]] | None = None,
+        auth_user: str = "admin",
+        auth_password: str = "",
     ) -> None:
         fps = next(iter(clips.values())).fps
         self.basic_auth = basic_auth
         self.clips = clips
         self.cameras = cameras
         self.host = host
+        self.variants = variants or {}
+        self.auth_user, self.auth_password = auth_user, auth_password
         self.feeder = Feeder(fps=fps)
         self.offline: set[str] = set()
-        self.server = GstRtspServer.RTSPServer()
-        self.server.set_address(host)
-        self.server.set_service(str(port))
-        # One thread per client connection: DESCRIBE waits for the media to preroll (up to a
-        # GOP for the first keyframe), which on the single default thread would serialise
-        # every client's start-up behind the others.
-        self.server.get_thread_pool().set_max_threads(-1)
+        self.server = self._new_server(host, port)
         self.mounts = self.server.get_mount_points()
-        if basic_auth is not None:
-            auth = GstRtspServer.RTSPAuth()
-            token = GstRtspServer.RTSPToken()
-            token.set_string("media.factory.role", "viewer")
-            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(*basic_auth), token)
-            self.server.set_auth(auth)
+        if basic_auth is not None:  # every mount of the main server asks for Basic auth
+            self.server.set_auth(make_auth("basic", *basic_auth))
+        self.auth_servers: dict[str, Any] = {}  # method -> server (matrix cameras with auth)
+        self.camera_server: dict[str, Any] = {}
         self.factories: dict[str, Any] = {}
         self.offsets: dict[str, int] = {}
         seen: dict[str, int] = {}
@@ -108,9 +109,13 @@ class Simulator:
             seen[clip_name] = k + 1
             frames = clips[(clip_name, "sub")].frames
             self.offsets[cam] = int(k * stagger_s * fps) % frames
+            variant = self.variants.get(clip_name, {})
+            server = self._server_for(variant.get("auth"))
+            self.camera_server[cam] = server
             for stream in STREAMS:
                 self._add_factory(
-                    f"/{cam}/{stream}", cam, clips[(clip_name, stream)], self.offsets[cam]
+                    f"/{cam}/{stream}", cam, clips[(clip_name, stream)], self.offsets[cam],
+                    variant if stream == "main" else {"auth": variant.get("auth")}, server,
                 )
         for stream in STREAMS:
             bad = corrupt_clip(clips[(corrupt_source, stream)])
@@ -137,25 +142,57 @@ class Simulator:
         self.factories[path] = factory
         self.mounts.add_factory(path, factory)
 
-    def _add_factory(self, path: str, camera: str, clip: Clip, offset: int) -> None:
+    @staticmethod
+    def _new_server(host: str, port: int) -> Any:
+        server = GstRtspServer.RTSPServer()
+        server.set_address(host)
+        server.set_service(str(port))
+        # One thread per client connection: DESCRIBE waits for the media to preroll (up to a
+        # GOP for the first keyframe), which on the single default thread would serialise
+        # every client's start-up behind the others.
+        server.get_thread_pool().set_max_threads(-1)
+        return server
+
+    def _server_for(self, method: str | None) -> Any:
+        """The main server, or the one (own port) that asks for Basic or Digest auth."""
+        if not method:
+            return self.server
+        if method not in self.auth_servers:
+            server = self._new_server(self.host, 0)
+            server.set_auth(make_auth(method, self.auth_user, self.auth_password))
+            self.auth_servers[method] = server
+        return self.auth_servers[method]
+
+    def _add_factory(self, path: str, camera: str, clip: Clip, offset: int,
+                     variant: dict[str, Any] | None = None, server: Any = None) -> None:
+        variant = variant or {}
         factory = GstRtspServer.RTSPMediaFactory()
-        factory.set_launch(LAUNCH)
+        factory.set_launch(launch_for(clip.codec, variant.get("audio") or "none"))
         factory.set_shared(True)
-        if self.basic_auth is not None:
+        if variant.get("auth") or (self.basic_auth is not None and server in (None, self.server)):
             factory.add_role_from_structure(Gst.Structure.from_string(
-                "viewer, media.factory.access=(boolean)true, "
+                "user, media.factory.access=(boolean)true, "
                 "media.factory.construct=(boolean)true")[0])
-        factory.connect("media-configure", self._on_configure, path, camera, clip, offset)
+        factory.connect("media-configure", self._on_configure, path, camera, clip, offset,
+                        variant)
         self.factories[path] = factory
-        self.mounts.add_factory(path, factory)
+        (server or self.server).get_mount_points().add_factory(path, factory)
 
     def _on_configure(
-        self, _factory: Any, media: Any, path: str, camera: str, clip: Clip, offset: int
+        self, _factory: Any, media: Any, path: str, camera: str, clip: Clip, offset: int,
+        variant: dict[str, Any],
     ) -> None:
         appsrc = media.get_element().get_by_name("src")
         appsrc.set_property("caps", Gst.Caps.from_string(clip.caps))
+        audio = media.get_element().get_by_name("asrc")
+        if audio is not None:
+            not_seekable(audio)
+        behaviour = variant.get("behaviour")
+        every = float(variant.get("reboot_every_s") or 0)
         token = self.feeder.add(
-            Feed(key=path, camera=camera, clip=clip, offset_frames=offset, appsrc=appsrc)
+            Feed(key=path, camera=camera, clip=clip, offset_frames=offset, appsrc=appsrc,
+                 behaviour=behaviour if behaviour in ("reboot", "stall") else None,
+                 reboot_every_frames=round(every * clip.fps))
         )
         media.connect("unprepared", lambda _m: self.feeder.remove(token))
         media.connect("prepared", self._hold)
@@ -177,8 +214,9 @@ class Simulator:
         GLib.idle_add(hold)
 
     def start(self) -> int:
-        if self.server.attach(None) == 0:
-            raise RuntimeError(f"cannot listen on {self.host}:{self.server.get_service()}")
+        for server in (self.server, *self.auth_servers.values()):
+            if server.attach(None) == 0:
+                raise RuntimeError(f"cannot listen on {self.host}:{server.get_service()}")
         self.feeder.start()
         return int(self.server.get_bound_port())
 
@@ -190,12 +228,13 @@ class Simulator:
             self.offline.discard(camera)
             self.feeder.paused.discard(camera)
             for path in paths:
-                self.mounts.add_factory(path, self.factories[path])
+                self.camera_server[camera].get_mount_points().add_factory(
+                    path, self.factories[path])
         elif not online and camera not in self.offline:
             self.offline.add(camera)
             self.feeder.paused.add(camera)
             for path in paths:
-                self.mounts.remove_factory(path)
+                self.camera_server[camera].get_mount_points().remove_factory(path)
             kicked = self._kick_clients(set(paths))
             log.info("camera %s off the air, %d client(s) disconnected", camera, kicked)
         return {"ok": True, "camera": camera, "online": camera not in self.offline}
@@ -211,7 +250,8 @@ class Simulator:
                 return GstRtspServer.RTSPFilterResult.REMOVE
             return GstRtspServer.RTSPFilterResult.KEEP
 
-        self.server.client_filter(decide)
+        for server in (self.server, *self.auth_servers.values()):
+            server.client_filter(decide)
         return kicked
 
     def sessions(self) -> dict[str, Any]:
@@ -225,7 +265,8 @@ class Simulator:
                     counts[path] = counts.get(path, 0) + 1
             return GstRtspServer.RTSPFilterResult.KEEP
 
-        self.server.client_filter(count)
+        for server in (self.server, *self.auth_servers.values()):
+            server.client_filter(count)
         return {"ok": True, "sessions": counts, "total": sum(counts.values())}
 
     def status(self) -> dict[str, Any]:
@@ -246,15 +287,8 @@ class Simulator:
             # Wall-clock time of global frame 0: clip frame at time t is
             # (floor((t - epoch_unix) * fps) + offset_s * fps) mod frames.
             "epoch_unix": time.time() - (time.monotonic() - self.feeder.epoch),
-            "cameras": {
-                cam: {
-                    "clip": clip,
-                    "offset_s": self.offsets[cam] / fps,
-                    "main": f"{base}/{cam}/main",
-                    "sub": f"{base}/{cam}/sub",
-                }
-                for cam, clip in self.cameras.items()
-            },
+            "cameras": {cam: self._camera_info(cam, clip) for cam, clip in self.cameras.items()},
+            "auth_ports": {m: int(s.get_bound_port()) for m, s in self.auth_servers.items()},
             "clock": {cam: {s: f"{base}/{cam}/{s}" for s in STREAMS}
                       for cam in self.clock_cameras},
             "corrupt": {s: f"{base}/corrupt/{s}" for s in STREAMS},
@@ -264,6 +298,21 @@ class Simulator:
                 if stream == "sub"
             },
         }
+
+
+    def _camera_info(self, cam: str, clip: str) -> dict[str, Any]:
+        base = f"rtsp://{self.host}:{int(self.camera_server[cam].get_bound_port())}"
+        info: dict[str, Any] = {
+            "clip": clip,
+            "offset_s": self.offsets[cam] / self.feeder.fps,
+            "main": f"{base}/{cam}/main",
+            "sub": f"{base}/{cam}/sub",
+        }
+        variant = self.variants.get(clip)
+        if variant is not None:
+            info["variant"] = {k: variant.get(k) for k in
+                               ("codec", "audio", "auth", "behaviour", "reboot_every_s")}
+        return info
 
 
 def _watches(client: Any, paths: set[str]) -> bool:
@@ -282,20 +331,6 @@ def _watches(client: Any, paths: set[str]) -> bool:
 
     client.session_filter(check_session)
     return found
-
-
-class _ControlHandler(socketserver.StreamRequestHandler):
-    """One control connection: read command lines, run each on the GLib loop, answer JSON."""
-
-    def handle(self) -> None:
-        run: Callable[[str], dict[str, Any]] = self.server.run_command  # type: ignore[attr-defined]
-        for raw in self.rfile:
-            line = raw.decode(errors="replace").strip()
-            if not line:
-                continue
-            reply = run(line)
-            self.wfile.write((json.dumps(reply) + "\n").encode())
-            self.wfile.flush()
 
 
 def _on_loop(sim: Simulator, line: str) -> dict[str, Any]:
@@ -373,10 +408,12 @@ def main(argv: list[str] | None = None) -> int:
         "--clock-camera", action="append", default=[], metavar="ID",
         help="add a camera whose picture carries the wall clock, encoded live",
     )
-    parser.add_argument(
-        "--basic-auth-env", default="", metavar="NAME",
-        help="every mount asks for Basic auth with the user:password in this variable",
-    )
+    parser.add_argument("--auth-user", default="admin",
+                        help="user name of the matrix cameras that ask for RTSP auth")
+    parser.add_argument("--auth-password-env", default="RTSP_SIM_PASSWORD",
+                        help="environment variable holding their password")
+    parser.add_argument("--basic-auth-env", default="", metavar="NAME",
+                        help="every mount asks for Basic auth with the user:password in NAME")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     basic_auth: tuple[str, str] | None = None
@@ -402,18 +439,32 @@ def main(argv: list[str] | None = None) -> int:
     if corrupt_source not in available:
         raise SystemExit(f"corrupt source clip {corrupt_source!r} not found")
     needed = set(cameras.values()) | {corrupt_source}
+    variants = {}
+    for name in sorted(needed):
+        spec = args.clips_dir / name / "variant.json"
+        if spec.exists():
+            variants[name] = json.loads(spec.read_text())
     clips = {
-        (name, s): load_clip(name, args.clips_dir / name / f"{s}.mp4", fps=15)
+        (name, s): load_clip(
+            name, args.clips_dir / name / f"{s}.mp4", fps=15,
+            codec=variants.get(name, {}).get("codec", "h264") if s == "main" else "h264",
+        )
         for name in sorted(needed)
         for s in STREAMS
     }
+    for name, variant in variants.items():
+        if variant.get("behaviour") == "resize":
+            clips[(name, "main")] = splice_clip(clips[(name, "main")], clips[(name, "sub")])
+    password = os.environ.get(args.auth_password_env, "")
+    if any(v.get("auth") for v in variants.values()) and not password:
+        raise SystemExit(f"cameras with RTSP auth need a password in ${args.auth_password_env}")
     sim = Simulator(clips, cameras, args.host, args.port, corrupt_source, args.stagger_s,
-                    tuple(args.clock_camera), basic_auth)
+                    tuple(args.clock_camera), basic_auth, variants, args.auth_user, password)
     loop = GLib.MainLoop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, loop.quit)
 
-    control = socketserver.ThreadingTCPServer(("127.0.0.1", args.control_port), _ControlHandler)
+    control = socketserver.ThreadingTCPServer(("127.0.0.1", args.control_port), ControlHandler)
     control.daemon_threads = True
     control.run_command = lambda line: _on_loop(sim, line)  # type: ignore[attr-defined]
     control_thread = threading.Thread(target=control.serve_forever, name="control", daemon=True)

@@ -49,6 +49,8 @@ class Clip:
     fps: int
     units: list[Any]  # GLib.Bytes, one access unit each
     keyframes: list[bool]
+    codec: str = "h264"
+    pts_offsets: list[int] | None = None  # ns after the decode time (B-frames), per unit
 
     @property
     def frames(self) -> int:
@@ -59,18 +61,25 @@ class Clip:
         return self.frames / self.fps
 
 
-def load_clip(name: str, path: Path, fps: int) -> Clip:
-    """Parse an MP4 (or TS) H.264 file into byte-stream access units with GStreamer."""
+def load_clip(name: str, path: Path, fps: int, codec: str = "h264") -> Clip:
+    """Parse an MP4 (or TS) H.264 or H.265 file into byte-stream access units.
+
+    Decode order is kept; for a stream with B-frames each unit's presentation offset from
+    its decode time is kept too (``pts_offsets``), so the feeder stamps both.
+    """
     if '"' in str(path):
         raise ValueError(f"unsupported character in clip path {path}")
+    if codec not in ("h264", "h265"):
+        raise ValueError(f"unsupported codec {codec!r}")
     demux = "tsdemux" if path.suffix == ".ts" else "qtdemux"
     pipeline = Gst.parse_launch(
-        f'filesrc location="{path}" ! {demux} ! h264parse config-interval=-1 ! '
-        "video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=sink sync=false"
+        f'filesrc location="{path}" ! {demux} ! {codec}parse config-interval=-1 ! '
+        f"video/x-{codec},stream-format=byte-stream,alignment=au ! appsink name=sink sync=false"
     )
     sink = pipeline.get_by_name("sink")
     units: list[Any] = []
     keys: list[bool] = []
+    offsets: list[int] = []
     caps = ""
     pipeline.set_state(Gst.State.PLAYING)
     try:
@@ -87,6 +96,8 @@ def load_clip(name: str, path: Path, fps: int) -> Clip:
             finally:
                 buf.unmap(info)
             keys.append(not buf.has_flags(Gst.BufferFlags.DELTA_UNIT))
+            valid = Gst.CLOCK_TIME_NONE not in (buf.pts, buf.dts)
+            offsets.append(buf.pts - buf.dts if valid else 0)
             if not caps:
                 caps = sample.get_caps().to_string()
         bus = pipeline.get_bus()
@@ -96,13 +107,29 @@ def load_clip(name: str, path: Path, fps: int) -> Clip:
     finally:
         pipeline.set_state(Gst.State.NULL)
     if not units or not keys[0]:
-        raise RuntimeError(f"{path}: no H.264 access units (or it does not start with a keyframe)")
+        raise RuntimeError(f"{path}: no {codec} access units (or no keyframe first)")
     # Stream time comes from the simulator clock, not the file: drop timing fields from caps.
     structure = Gst.Caps.from_string(caps).get_structure(0)
-    keep = ["stream-format", "alignment", "width", "height", "profile", "level"]
+    keep = ["stream-format", "alignment", "width", "height", "profile", "level", "tier"]
     fields = [f"{k}={structure.get_value(k)}" for k in keep if structure.has_field(k)]
-    caps = ",".join(["video/x-h264", *fields, f"framerate={fps}/1"])
-    return Clip(name=name, caps=caps, fps=fps, units=units, keyframes=keys)
+    caps = ",".join([f"video/x-{codec}", *fields, f"framerate={fps}/1"])
+    shift = -min(offsets)
+    reorder = [o + shift for o in offsets] if any(offsets) else None
+    return Clip(name=name, caps=caps, fps=fps, units=units, keyframes=keys, codec=codec,
+                pts_offsets=reorder)
+
+
+def splice_clip(first: Clip, second: Clip) -> Clip:
+    """The first half of ``first`` then the second half of ``second`` (cut on a keyframe):
+    a stream whose resolution changes mid-way (and back when it loops)."""
+    cut = next(i for i in range(first.frames // 2, first.frames) if second.keyframes[i])
+    structure = Gst.Caps.from_string(first.caps).get_structure(0)
+    keep = ["stream-format", "alignment", "profile", "level"]
+    fields = [f"{k}={structure.get_value(k)}" for k in keep if structure.has_field(k)]
+    caps = ",".join([f"video/x-{first.codec}", *fields, f"framerate={first.fps}/1"])
+    return Clip(name=f"{first.name}-resize", caps=caps, fps=first.fps,
+                units=first.units[:cut] + second.units[cut:],
+                keyframes=first.keyframes[:cut] + second.keyframes[cut:], codec=first.codec)
 
 
 def _nal_spans(data: bytes) -> list[tuple[int, int, int]]:
@@ -163,6 +190,8 @@ class Feed:
     start_g: int = 0  # global frame of the first push since (re)synchronising
     start_pts: int = 0  # its running time: later frames are stamped exactly 1/fps apart
     pushed: int = 0
+    behaviour: str | None = None  # "reboot" (timestamps restart from 0) or "stall"
+    reboot_every_frames: int = 0
 
 
 @dataclass
@@ -243,9 +272,23 @@ class Feeder:
             feed.next_g = feed.start_g = g
             feed.start_pts = max(0, clock.get_time() - feed.appsrc.get_base_time())
         while feed.next_g <= g:
-            unit = clip.units[(feed.next_g + feed.offset_frames) % clip.frames]
+            index = (feed.next_g + feed.offset_frames) % clip.frames
+            if feed.behaviour == "stall" and feed.pushed > 0:
+                feed.next_g = g + 1  # the camera hangs: connected, sending nothing
+                return
+            if (feed.behaviour == "reboot" and feed.reboot_every_frames > 0
+                    and clip.keyframes[index]
+                    and feed.next_g - feed.start_g >= feed.reboot_every_frames):
+                log.info("%s: timestamps restart from zero", feed.key)
+                feed.start_g, feed.start_pts = feed.next_g, 0
+            unit = clip.units[index]
             buf = Gst.Buffer.new_wrapped_bytes(unit)
-            buf.pts = feed.start_pts + (feed.next_g - feed.start_g) * Gst.SECOND // clip.fps
+            decode = feed.start_pts + (feed.next_g - feed.start_g) * Gst.SECOND // clip.fps
+            if clip.pts_offsets is not None:
+                buf.dts = decode
+                buf.pts = decode + clip.pts_offsets[index]
+            else:
+                buf.pts = decode
             buf.duration = Gst.SECOND // clip.fps
             ret = feed.appsrc.push_buffer(buf)
             feed.next_g += 1

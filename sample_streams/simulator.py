@@ -44,6 +44,8 @@ class RtspSimulator:
     """A running RTSP camera simulator (a context manager; `stop()` leaves no process behind).
 
     `cameras` is a count (cam1..camN, clips round-robin) or a mapping camera id -> clip name.
+    `matrix` maps camera ids to camera-matrix variants (``sample_streams.matrix.VARIANTS``:
+    codecs, audio, RTSP auth, reboot, resize, stall); their media are made on first use.
     `port=0` picks a free RTSP port. `clips` restricts the round-robin to these clip names.
     """
 
@@ -62,8 +64,19 @@ class RtspSimulator:
         log_file: Path | None = None,
         clock_cameras: tuple[str, ...] = (),
         basic_auth: tuple[str, str] | None = None,
+        matrix: dict[str, str] | None = None,
     ) -> None:
         self._basic_auth = basic_auth
+        if matrix:
+            # Matrix cameras (sample_streams.matrix): variants served from a clips directory
+            # that also holds every ordinary clip, made (cached) before the server starts.
+            from sample_streams.matrix import clips_dir_for
+
+            if clips_dir is not None:
+                raise ValueError("matrix cameras bring their own clips directory")
+            clips_dir = clips_dir_for(list(matrix.values()))
+            # A count of ordinary cameras is ignored here: give them as a mapping.
+            cameras = {**(cameras if isinstance(cameras, dict) else {}), **matrix}
         self._cmd = [
             python,
             "-m",
@@ -92,6 +105,14 @@ class RtspSimulator:
         self._clips_dir = clips_dir or REPO_ROOT / "sample_streams" / "clips"
         if clips_dir is not None:
             self._cmd += ["--clips-dir", str(clips_dir)]
+        self._env: dict[str, str] = {}
+        self.auth = ("", "")
+        if matrix:
+            from sample_streams.matrix import AUTH_PASSWORD, AUTH_USER
+
+            self._env["RTSP_SIM_PASSWORD"] = AUTH_PASSWORD
+            self._cmd += ["--auth-user", AUTH_USER]
+            self.auth = (AUTH_USER, AUTH_PASSWORD)
         self._ready_timeout_s = ready_timeout_s
         self._log_file = log_file
         self._stderr_tail: deque[str] = deque(maxlen=20)
@@ -108,6 +129,7 @@ class RtspSimulator:
             raise SimulatorError("already started")
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "VIRTUAL_ENV")}
         env["PYTHONPATH"] = str(REPO_ROOT)
+        env.update(self._env)
         if self._basic_auth is not None:
             env["CE_SIM_BASIC_AUTH"] = ":".join(self._basic_auth)
         self._proc = subprocess.Popen(
@@ -237,6 +259,22 @@ class RtspSimulator:
         if camera_id not in self.info.get("cameras", {}):
             raise KeyError(f"unknown simulated camera {camera_id!r}")
         return str(self.info["cameras"][camera_id][stream])
+
+    def credentials_url(self, camera_id: str, stream: Literal["sub", "main"] = "main",
+                        password: str | None = None) -> str:
+        """The camera's URL with the user and password a matrix camera with auth wants
+        (``password`` to try a wrong one); other cameras' URLs are returned as they are."""
+        url = self.url(camera_id, stream)
+        variant = self.info["cameras"][camera_id].get("variant") or {}
+        if not variant.get("auth"):
+            return url
+        user, secret = self.auth
+        return url.replace("rtsp://", f"rtsp://{user}:{password or secret}@", 1)
+
+    def variant(self, camera_id: str) -> dict[str, Any]:
+        """A matrix camera's variant (codec, audio, auth, behaviour); {} for other cameras."""
+        found: dict[str, Any] = self.info["cameras"][camera_id].get("variant") or {}
+        return found
 
     @property
     def corrupt_url(self) -> str:

@@ -19,6 +19,7 @@ from compoundeye import names
 from compoundeye.redis_text import text, text_or_none
 from compoundeye.store import Alert, AlertFilter, AlertStatus, InvalidTransitionError, NotFoundError
 from compoundeye.store.models import OPEN_STATUSES
+from dashboard.api.playback import media_summary
 from dashboard.audit import record_audit
 from dashboard.clip_response import ClipView, serve_clip
 from dashboard.deps import OperatorDep, StateDep, client_ip
@@ -240,6 +241,22 @@ async def snapshot(state: StateDep, _caller: OperatorDep, alert_id: AlertId) -> 
     if path is None or not path.is_file():
         raise HTTPException(404, detail="snapshot file not found")
     return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/{alert_id}/clip/media", summary="Whether the linked clip plays in the browser")
+async def clip_media(state: StateDep, _caller: OperatorDep, alert_id: AlertId,
+                     camera: SiteId = None) -> dict[str, Any]:
+    """The clip's codec and ``playable``; for H.265 a plain reason (the browser cannot
+    decode it) so the desk offers the download instead of a black video."""
+    alert = await run_in_threadpool(_get, state, alert_id)
+    if not alert.cameras or alert.clip_start is None or alert.clip_end is None:
+        raise HTTPException(404, detail="this alert has no linked clip")
+    chosen = camera or alert.cameras[0]
+    if chosen not in alert.cameras:
+        raise HTTPException(404, detail=f"camera {chosen} is not linked to this alert")
+    summary: dict[str, Any] = await run_in_threadpool(
+        media_summary, state, chosen, alert.clip_start, alert.clip_end)
+    return summary
 
 
 @router.get("/{alert_id}/clip", summary="The linked clip as MP4 (HTTP Range supported)",

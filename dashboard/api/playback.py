@@ -119,8 +119,11 @@ class SessionBody(BaseModel):
     at: UtcTimestamp | None = None
 
 
-def _media(state: AppState, camera: str, start: datetime, end: datetime,
-           at: datetime | None) -> dict[str, Any]:
+def media_summary(state: AppState, camera: str, start: datetime, end: datetime,
+                  at: datetime | None = None) -> dict[str, Any]:
+    """Whether a camera's recording of a window plays in the browser: its segment count,
+    codec, size and frame rate, ``playable``, and in plain words why not when it does not
+    (no recording, unreadable, or a codec Chromium cannot decode such as H.265)."""
     seg_s = float(state.site.edge.segment_seconds)
     segments = window_segments(state.settings.recordings_dir, camera, start, end, seg_s)
     if not segments:
@@ -148,7 +151,7 @@ async def open_session(state: StateDep, caller: InvestigatorDep, request: Reques
     cameras = list(dict.fromkeys(body.cameras))
     for camera in cameras:
         _camera(state, camera)
-    media = {c: await run_in_threadpool(_media, state, c, body.start, body.end, body.at)
+    media = {c: await run_in_threadpool(media_summary, state, c, body.start, body.end, body.at)
              for c in cameras}
     ip = client_ip(request)
     session = await run_in_threadpool(state.playback.open, caller.name, caller.role.value,

@@ -109,9 +109,23 @@
     video.addEventListener("error", () => {
       clipNote.textContent = "clip not available (yet): no recording of this window on disk";
     });
-    const setClip = () => {
+    const setClip = async () => {
       if (!a.cameras || !a.cameras.length || !a.clip_start) return;
-      video.src = `/api/alerts/${encodeURIComponent(a.id)}/clip?camera=${encodeURIComponent(camSelect.value)}`;
+      const q = `camera=${encodeURIComponent(camSelect.value)}`;
+      const src = `/api/alerts/${encodeURIComponent(a.id)}/clip?${q}`;
+      let media = null;
+      try { media = await json(`/api/alerts/${encodeURIComponent(a.id)}/clip/media?${q}`); } catch (e) { media = null; }
+      if (media && media.segments > 0 && !media.playable) {
+        // e.g. H.265: Chromium cannot decode it. Say so and offer the file, never a black box.
+        video.hidden = true;
+        video.removeAttribute("src");
+        clipNote.replaceChildren(el("span", { class: "error", id: "clip-unplayable" }, media.reason || "this clip cannot be played in the browser"), " ",
+          el("a", { class: "download", id: "clip-download", href: src, download: `${camSelect.value}.mp4` }, "Download the clip (MP4)"));
+        return;
+      }
+      video.hidden = false;
+      clipNote.textContent = "";
+      video.src = src;
     };
     camSelect.addEventListener("change", setClip);
     const snapshot = a.snapshot

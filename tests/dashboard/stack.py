@@ -138,6 +138,8 @@ def live_stack(services: ServiceSet, base: Path) -> Iterator[Stack]:
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(seconds=now.second % 10 + 60)
     record_segments(data / "recordings", "cam-A1", start, 120, base / "work")
+    # cam-B1 (sees door-B) records H.265: its clip cannot play in Chromium.
+    record_segments(data / "recordings", "cam-B1", start, 300, base / "work", codec="libx265")
     port = free_port()
     env = {**os.environ, **services.env_vars(), "CE_DATA_DIR": str(data),
            "CE_TOKENS_FILE": str(base / "tokens.json"), "CE_DATABASE_URL": "",

@@ -92,7 +92,8 @@ def test_forced_door_reaches_the_desk_and_the_ack_is_audited(browser: Any,
     item.click()
     page.wait_for_selector("#btn-ack:not([disabled])", timeout=10_000)
     video = page.locator("video#clip")
-    assert "/clip?camera=cam-A1" in (video.get_attribute("src") or "")
+    # The desk asks whether the clip plays in the browser before it sets the source.
+    wait_until(lambda: "/clip?camera=cam-A1" in (video.get_attribute("src") or ""), 15, 0.2)
     # Polled from Python: the page's CSP (no eval) forbids Playwright's wait_for_function.
     wait_until(lambda: video.evaluate("v => v.readyState") >= 1, 20, 0.2)  # MP4 metadata loaded
     assert video.evaluate("v => v.duration") > 10
@@ -124,6 +125,26 @@ def test_forced_door_reaches_the_desk_and_the_ack_is_audited(browser: Any,
     assert "operator-1" in row.inner_text()
     admin.screenshot(path=str(SCREENSHOTS / "audit.png"))
     admin.context.close()
+
+
+def test_h265_clip_says_the_browser_cannot_play_it_and_offers_the_file(
+        browser: Any, stack: Stack) -> None:
+    page = _signed_in(browser, stack, "operator", "/")
+    page.wait_for_selector("#live .live-on", timeout=15_000)
+    stack.publish_door("door-B", "forced")
+    item = page.locator(".alert-item", has_text="door-B").first
+    item.wait_for(timeout=15_000)
+    item.click()
+    note = page.locator("#clip-unplayable")
+    note.wait_for(timeout=15_000)
+    assert "H.265" in note.inner_text() and "cannot decode" in note.inner_text()
+    link = page.locator("#clip-download")
+    assert "/clip?camera=cam-B1" in (link.get_attribute("href") or "")
+    assert page.locator("video#clip").is_hidden()
+    response = page.request.get(f"{stack.base_url}{link.get_attribute('href')}")
+    assert response.ok and response.body()[4:8] == b"ftyp"  # the download is the MP4
+    page.screenshot(path=str(SCREENSHOTS / "desk-h265-clip.png"))
+    page.context.close()
 
 
 def test_investigator_exports_and_downloads_a_clip(browser: Any, stack: Stack,

@@ -58,7 +58,7 @@ def export_site() -> Site:
 
 
 def record_segments(root: Path, camera_id: str, start: datetime, seconds: int, workdir: Path,
-                    *, size: str = "320x240") -> list[Path]:
+                    *, size: str = "320x240", codec: str = "libx264") -> list[Path]:
     """Encode a test pattern and cut it with the recorder's segment options (stream copy,
     MPEG-TS, 10 s, timestamps reset per segment), then move each segment into the layout."""
     staging = workdir / f"staging-{camera_id}"
@@ -67,7 +67,7 @@ def record_segments(root: Path, camera_id: str, start: datetime, seconds: int, w
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={FPS}",
          "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
-         "-c:v", "libx264", "-preset", "ultrafast", "-g", str(int(FPS * GOP_SECONDS)),
+         "-c:v", codec, "-preset", "ultrafast", "-g", str(int(FPS * GOP_SECONDS)),
          "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "48k", "-f", "mpegts", str(source)],
         check=True, timeout=120)
     subprocess.run(

@@ -13,6 +13,7 @@ import pytest
 from compoundeye.recordings import list_segments, segment_path
 from compoundeye.services import free_port
 from ingest.recorder import Recorder, classify_stderr, ffmpeg_command, staging_start
+from ingest.recorder_ffmpeg import SegmentLine, backward_jump, g711_codec, parse_segment_line
 
 
 @pytest.mark.parametrize(("line", "reason"), [
@@ -92,6 +93,31 @@ def test_unreachable_camera_is_retried_with_reason_and_stops_fast(tmp_path: Path
     assert rec.stats.restarts >= 2
     assert rec.stats.last_error == "connection refused", list(rec.stats.stderr_tail)
     assert rec.pid is None
+
+
+def test_b_frames_get_decode_times_and_g711_is_kept_twice(tmp_path: Path) -> None:
+    plain = ffmpeg_command("rtsp://cam/main", tmp_path, 10, run="r1")
+    assert plain[plain.index("-fflags") + 1] == "+genpts"  # B-frames over RTSP have no DTS
+    assert plain[-1] == str(tmp_path / "r1-%Y%m%dT%H%M%S.ts")
+    g711 = " ".join(ffmpeg_command("rtsp://cam/main", tmp_path, 10, g711="pcm_alaw"))
+    assert "-map 0:a:0 -map 0:a:0 -c copy -c:a:0 aac" in g711
+    assert "service_provider=compoundeye audio-original=pcm_alaw" in g711
+
+
+def test_stderr_lines_that_change_the_recording() -> None:
+    line = ("[mpegts @ 0x5] Stream 1, codec pcm_mulaw, is muxed as a private data stream "
+            "and may not be recognized upon reading.")
+    assert g711_codec(line) == "pcm_mulaw"
+    assert g711_codec("Stream 1, codec aac") is None
+    jump = ("[segment @ 0x5] Non-monotonous DTS in output stream 0:0; previous: 624638, "
+            "current: -936000; changing to 624639.")
+    assert backward_jump(jump) == 624638 + 936000
+    assert backward_jump("frame= 10") is None
+    assert parse_segment_line("r1-20261201T194022.ts,0.000000,4.333322") == SegmentLine(
+        "r1-20261201T194022.ts", 0.0, 4.333322)
+    assert parse_segment_line("garbage") is None
+    assert staging_start("r1764619222123-20261128T013747.ts") == datetime(
+        2026, 11, 28, 1, 37, 47, tzinfo=UTC)
 
 
 def test_ffmpeg_lines_are_kept_and_logged_without_the_password(

@@ -28,6 +28,7 @@ ROUTES: list[tuple[str, str, set[str], Any]] = [
     ("POST", "/api/alerts/{alert}/resolve", ALERT, {"note": "done"}),
     ("GET", "/api/alerts/{alert}/snapshot", ALERT, None),
     ("GET", "/api/alerts/{alert}/clip", ALERT, None),
+    ("GET", "/api/alerts/{alert}/clip/media", ALERT, None),
     ("GET", "/api/cameras", CAMERAS, None),
     ("GET", "/api/cameras/fps?camera=cam-A1", CAMERAS, None),
     ("GET", "/api/uptime?window=24h", UPTIME, None),
