@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # own private services) halve the wall time on two cores; a whole file stays on one worker.
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 DEMO_ARGS   ?=
-BENCHES     ?= decode motion bus export search ops live record
+BENCHES     ?= decode motion bus export search ops live record scale
 BENCH_ARGS  ?= --json
 
 # Where PostgreSQL refuses postgres@127.0.0.1 without a password, setup keeps a test

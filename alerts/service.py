@@ -180,8 +180,21 @@ class AlertService:
     # -- the loop ------------------------------------------------------------------------
 
     def _step(self) -> None:
-        """One pass: read new events, process them, then run the chores that are due."""
-        entries = self.consumer.read_new(block_ms=int(TICK_SECONDS * 1000))
+        """One pass: read new events, process them, then run the chores that are due.
+
+        The door-rules leader waits on the door-rules group rather than its share of the
+        main group: that group is delivered every new entry, so a forced door wakes the
+        leader at once even when the other replica's read took it from the main group
+        (waiting on the main group, the leader saw it only when its own read returned, up
+        to a tick later). Door entries are evaluated first: a forced door does not wait
+        behind a batch of motion."""
+        block_ms = int(TICK_SECONDS * 1000)
+        if self.doors.leading:
+            doors = self.doors.group.read_new(block_ms=block_ms)
+            if doors:
+                self.process(doors, door_rules=True)
+            block_ms = 1
+        entries = self.consumer.read_new(block_ms=block_ms)
         if entries:
             self.process(entries)
         for chore in self.chores.values():

@@ -16,7 +16,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-BENCHMARKS = ("decode", "motion", "bus", "export", "search", "ops", "live", "record")
+BENCHMARKS = ("decode", "motion", "bus", "export", "search", "ops", "live", "record",
+              "scale")
 
 
 @dataclass

@@ -25,6 +25,7 @@ import redis
 
 from compoundeye import names
 from compoundeye.redact import redact_text
+from compoundeye.redis_read import hmget_many
 from compoundeye.redis_text import text, text_or_none
 
 T = TypeVar("T")
@@ -296,14 +297,12 @@ class CameraStatusReport(CameraStatus):
 
 
 def read_states(client: redis.Redis, camera_ids: Sequence[str]) -> list[CameraState | None]:
-    """Each camera's state in one pipelined round (None: no hash, its worker is silent).
+    """Each camera's state in one scripted read (None: no hash, its worker is silent).
 
     Raises ``redis.RedisError``.
     """
-    pipe = client.pipeline(transaction=False)
-    for camera_id in camera_ids:
-        pipe.hget(names.camera_status_key(camera_id), STATE_FIELD)
-    return [parse_state(raw) for raw in pipe.execute()] if camera_ids else []
+    keys = [names.camera_status_key(camera_id) for camera_id in camera_ids]
+    return [parse_state(values[0]) for values in hmget_many(client, keys, [STATE_FIELD])]
 
 
 def read_recording_states(client: redis.Redis,

@@ -1,4 +1,4 @@
-"""Camera statuses for the ops page: one pipelined read of every status hash."""
+"""Camera statuses for the ops page: one scripted read of every status hash."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from compoundeye.camera_status import (
     CameraStatus,
     RecordingState,
 )
+from compoundeye.redis_read import hmget_many
 from compoundeye.redis_text import text_map
 from compoundeye.site.models import Site
 
@@ -53,7 +54,8 @@ def read_statuses(
     client: redis.Redis, site: Site, *, status: CameraState | None = None,
     building: str | None = None, recording: RecordingState | None = None,
 ) -> list[CameraRow]:
-    """Every configured camera's status (one pipelined HMGET round), worst first.
+    """Every configured camera's status (:func:`compoundeye.redis_read.hmget_many`), worst
+    first.
 
     A camera with ``record: false`` whose worker has not said reads as recording
     ``disabled``; the ``recording`` filter keeps only cameras in that recording state.
@@ -61,10 +63,7 @@ def read_statuses(
     cameras = [c for c in site.cameras if building is None or c.location.building == building]
     hash_fields = CameraStatus.hash_fields()
     state_at = hash_fields.index(STATE_FIELD)
-    pipe = client.pipeline(transaction=False)
-    for camera in cameras:
-        pipe.hmget(names.camera_status_key(camera.id), hash_fields)
-    replies: list[list[Any]] = pipe.execute() if cameras else []
+    replies = hmget_many(client, [names.camera_status_key(c.id) for c in cameras], hash_fields)
     rows = []
     for camera, values in zip(cameras, replies, strict=True):
         fields = CameraStatus.decode_values(values)

@@ -20,6 +20,7 @@ from compoundeye.tsdb import MetricsReader
 from dashboard.auth.signin import SignInGuard
 from dashboard.metrics import DashboardMetrics
 from dashboard.playback import PlaybackSessions
+from dashboard.uptime import UptimeCache
 from evidence import ExportManager
 from evidence.clips import ClipCache
 
@@ -42,6 +43,7 @@ class AppState:
     playback: PlaybackSessions
     buildings: frozenset[str] = frozenset()
     metrics: DashboardMetrics = field(default_factory=DashboardMetrics)
+    uptime_cache: UptimeCache = field(default_factory=UptimeCache)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property

@@ -1,13 +1,20 @@
-"""Uptime, recorded fraction and fps history from the TSDB: one aggregate query each."""
+"""Uptime, recorded fraction and fps history from the TSDB: one aggregate query each;
+uptime results kept briefly (:class:`UptimeCache`)."""
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from compoundeye.timeutil import utcnow
 from compoundeye.tsdb import MetricsReader
+
+log = logging.getLogger(__name__)
 
 WINDOWS: dict[str, timedelta] = {
     "1h": timedelta(hours=1),
@@ -108,3 +115,73 @@ def fps_history(reader: MetricsReader, camera_ids: list[str], window: str,
                 slots[index] = round(value, 2)
         out[camera] = slots
     return out
+
+
+UptimeKey = tuple[str, str | None, str | None]
+"""(window, building, camera) of an uptime request."""
+UptimePair = tuple[Uptime, Uptime]
+"""Uptime and recorded fraction of one request."""
+FRESH_SECONDS = 30.0
+STALE_SECONDS = 600.0
+
+
+class UptimeCache:
+    """Uptime (and recorded fraction) results kept briefly: a 24 h or 7 d mean moves little
+    in a minute, and each one costs the TSDB a pass over every camera's samples.
+
+    A result younger than ``fresh`` seconds is served as it is; one younger than
+    ``stale`` is served at once while one refresh per key runs in the background (so a
+    page never waits for the TSDB when anyone opened it in the last ten minutes); older
+    or absent, the caller computes it. The clock is injectable for tests.
+    """
+
+    def __init__(self, fresh: float = FRESH_SECONDS, stale: float = STALE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.fresh = fresh
+        self.stale = stale
+        self._clock = clock
+        self._results: dict[UptimeKey, tuple[float, UptimePair]] = {}
+        self._refreshing: set[UptimeKey] = set()
+        self._lock = threading.Lock()
+
+    def lookup(self, key: UptimeKey) -> tuple[UptimePair | None, bool]:
+        """(a result to serve or None, whether the caller should refresh it in the
+        background); a True is given to one caller per key until :meth:`store`."""
+        with self._lock:
+            found = self._results.get(key)
+            if found is None:
+                return None, False
+            age = self._clock() - found[0]
+            if age < self.fresh:
+                return found[1], False
+            if age >= self.stale:
+                return None, False
+            refresh = key not in self._refreshing
+            self._refreshing.add(key)
+            return found[1], refresh
+
+    def store(self, key: UptimeKey, result: UptimePair) -> None:
+        with self._lock:
+            self._results[key] = (self._clock(), result)
+            self._refreshing.discard(key)
+
+    def failed(self, key: UptimeKey) -> None:
+        """A background refresh failed: the next stale lookup may try again."""
+        with self._lock:
+            self._refreshing.discard(key)
+
+    def refresh_in_background(self, key: UptimeKey,
+                              compute: Callable[[], UptimePair]) -> None:
+        """Compute ``key`` again in a thread of its own and keep the result (a failure is
+        logged; the stale result stays until it is too old)."""
+
+        def work() -> None:
+            try:
+                result = compute()
+            except Exception as exc:  # the TSDB away: the page keeps the older figures
+                log.warning("refreshing uptime %s failed: %s", key, exc)
+                self.failed(key)
+                return
+            self.store(key, result)
+
+        threading.Thread(target=work, name="uptime-refresh", daemon=True).start()

@@ -4,9 +4,10 @@ The figures are in ``deploy/capacity.json``, each with where it was measured (a 
 and its JSON field, or a command run by hand). For every edge shard this works out, at
 the busiest moment of the week (the schedules decide which cameras run at full rate and
 which in health mode), the CPU and memory the shard's cameras need, and so what
-``k8s/edge.yaml`` must request. ``tests/deploy/test_manifests.py`` checks the manifest
-against it, so a changed site, figure or replica count that the requests no longer cover
-fails the suite.
+``k8s/edge.yaml`` must request; and, from ``bench scale``'s figures, what the alerting,
+dashboard and door-listener pods request. ``tests/deploy/test_manifests.py`` checks the
+manifests against it, so a changed site, figure or replica count that the requests no
+longer cover fails the suite.
 """
 
 from __future__ import annotations
@@ -58,6 +59,41 @@ class ShardNeed:
     health: int
     cores: float
     memory_mb: float
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    """What the control plane's processes use at the whole site's evening peak, measured
+    by ``compoundeye bench scale`` (see ``capacity.json`` for the run)."""
+
+    alerts_cores: float
+    alerts_rss_mb: float
+    dashboard_cores: float
+    dashboard_rss_mb: float
+    doors_cores: float
+    doors_rss_mb: float
+    control_headroom: float
+
+    @classmethod
+    def load(cls, path: Path = FIGURES) -> ControlPlane:
+        data: dict[str, Any] = json.loads(path.read_text())
+        return cls(**{name: float(data[name]["value"]) for name in cls.__dataclass_fields__})
+
+
+CONTROL_PLANE_WORKLOADS = {"ce-alerts": "alerts", "ce-dashboard": "dashboard",
+                           "ce-doors": "doors"}
+"""Deployment name to the figures' prefix."""
+
+
+def control_plane_needs(figures: ControlPlane) -> dict[str, tuple[float, float]]:
+    """Each control-plane Deployment's pod: (cores, MiB) its requests must cover, the
+    measured use times the headroom (bursts: a backlog after an outage, page loads)."""
+    out = {}
+    for workload, prefix in CONTROL_PLANE_WORKLOADS.items():
+        cores = getattr(figures, f"{prefix}_cores") * figures.control_headroom
+        memory = getattr(figures, f"{prefix}_rss_mb") * figures.control_headroom
+        out[workload] = (cores, memory)
+    return out
 
 
 def _shards(site: Site, shards: int) -> list[list[Camera]]:
@@ -141,6 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"quietest moment {moment:%a %H:%M}: {sum(n.full for n in needs)} full rate, "
         f"{sum(n.health for n in needs)} in health mode; "
         f"{sum(n.cores for n in needs) / figures.headroom:.1f} cores without headroom\n")
+    control = ControlPlane.load()
+    for workload, (cores, memory) in control_plane_needs(control).items():
+        sys.stdout.write(f"{workload}: {cores:.2f} cores and {memory:.0f} MiB per pod with "
+                         f"x{control.control_headroom:g} headroom (bench scale)\n")
     return 0
 
 

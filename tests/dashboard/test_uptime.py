@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 from compoundeye.services import tsdb_force_flush
 from compoundeye.settings import Settings
 from compoundeye.site.models import Site
-from compoundeye.tsdb import MetricsReader
+from compoundeye.tsdb import MetricsQueryError, MetricsReader
 from dashboard.app import create_app
-from dashboard.uptime import fps_history, recorded, uptime
+from dashboard.uptime import Uptime, UptimeCache, UptimePair, fps_history, recorded, uptime
 from tests.dashboard.conftest import bearer
+from tests.polling import wait_until
 
 
 def _site(prefix: str) -> Site:
@@ -97,3 +98,54 @@ def test_tsdb_down_is_a_503_with_a_reason(dash_settings: Settings, tokens: dict[
     with TestClient(create_app(down, _site("down")), base_url="http://127.0.0.1") as client:
         response = client.get("/api/uptime", headers=bearer(tokens["ops"]))
     assert response.status_code == 503 and "TSDB" in response.json()["detail"]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _result(value: float) -> UptimePair:
+    return (Uptime("24h", {"c1": value}, {"b1": value}),
+            Uptime("24h", {"c1": value / 2}, {"b1": value / 2}))
+
+
+def test_uptime_cache_serves_fresh_then_stale_while_one_refresh_runs() -> None:
+    clock = _Clock()
+    cache = UptimeCache(fresh=30, stale=600, clock=clock)
+    key = ("24h", None, None)
+    assert cache.lookup(key) == (None, False)  # nothing yet: the caller computes
+    cache.store(key, _result(0.9))
+    clock.now += 10
+    assert cache.lookup(key) == (_result(0.9), False)  # fresh
+    clock.now += 30
+    assert cache.lookup(key) == (_result(0.9), True)  # stale: served, one refresh asked
+    assert cache.lookup(key) == (_result(0.9), False)  # ...and only one
+    cache.store(key, _result(0.8))
+    assert cache.lookup(key) == (_result(0.8), False)
+    clock.now += 600
+    assert cache.lookup(key) == (None, False)  # too old to show: computed again
+    assert cache.lookup(("7d", None, None)) == (None, False)  # keys are apart
+
+
+def test_uptime_cache_background_refresh_keeps_result_or_retries() -> None:
+    clock = _Clock()
+    cache = UptimeCache(fresh=30, stale=600, clock=clock)
+    key = ("24h", "B1", None)
+    cache.store(key, _result(0.5))
+    clock.now += 31
+    assert cache.lookup(key)[1]
+
+    def broken() -> UptimePair:
+        raise MetricsQueryError("TSDB away")
+
+    cache.refresh_in_background(key, broken)
+    # the failure lets the next stale lookup ask for a refresh again
+    assert wait_until(lambda: cache.lookup(key) == (_result(0.5), True), 5,
+                      what="a failed refresh released")
+    cache.refresh_in_background(key, lambda: _result(0.7))
+    assert wait_until(lambda: cache.lookup(key) == (_result(0.7), False), 5,
+                      what="the refreshed result kept")

@@ -317,3 +317,23 @@ def test_edge_requests_cover_the_busiest_shard_from_the_measured_figures() -> No
     assert site.schedule_active("night", moment)
     _, day = capacity.quietest(site, replicas, figures)
     assert sum(n.cores for n in day) < 0.75 * sum(n.cores for n in needs)
+
+
+def test_control_plane_requests_cover_the_scale_bench_figures() -> None:
+    from deploy import capacity
+
+    figures = capacity.ControlPlane.load()
+    sources = json.loads(capacity.FIGURES.read_text())
+    for name in capacity.ControlPlane.__dataclass_fields__:
+        assert sources[name]["source"], name  # every figure says where it was measured
+    needs = capacity.control_plane_needs(figures)
+    by_name = {w["metadata"]["name"]: w for w in workloads()}
+    assert set(needs) <= set(by_name)
+    for workload, (cores, memory) in needs.items():
+        resources = by_name[workload]["spec"]["template"]["spec"]["containers"][0]["resources"]
+        requests, limits = resources["requests"], resources["limits"]
+        # Covered, and not padded beyond rounding up to the next 100m / 128 MiB.
+        assert cores <= _cores(requests["cpu"]) < cores + 0.1, workload
+        assert memory <= _mib(requests["memory"]) < memory + 128, workload
+        assert _mib(limits["memory"]) >= 2 * _mib(requests["memory"]), workload
+        assert "cpu" not in limits, workload  # a CPU limit throttles a backlog's catch-up
