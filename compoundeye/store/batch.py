@@ -42,8 +42,13 @@ class AlertBatch:
         self.changes: list[AlertChange] = []
 
     def fresh(self, event_ids: list[str]) -> list[str]:
-        """The ids not yet stored (before or earlier in this batch)."""
-        return [e for e in event_ids if e not in self.done and e not in self._processed]
+        """The ids not stored by an earlier batch.
+
+        One event may back several changes of this batch (a door closing resolves both its
+        forced and its held alert): only a redelivery, which finds the ids committed, is
+        skipped.
+        """
+        return [e for e in event_ids if e not in self.done]
 
     def _log(self, alert: Alert, at: datetime, actor: str, action: str,
              from_status: AlertStatus | None, note: str | None = None,
