@@ -137,7 +137,11 @@ def describe(settings: Settings) -> str:
 
 def answers(settings: Settings, timeout: float = 1.0) -> bool:
     """Whether the (current) master answers PING."""
-    client = redis_from_settings(settings, timeout=timeout, health_check_interval=0)
+    return answers_ping(redis_from_settings(settings, timeout=timeout, health_check_interval=0))
+
+
+def answers_ping(client: redis.Redis) -> bool:
+    """Whether ``client``'s server answers PING; the client is closed either way."""
     try:
         return bool(client.ping())
     except (redis.RedisError, OSError):

@@ -28,6 +28,7 @@ from typing import Any
 
 import redis
 
+from compoundeye.redis_client import answers_ping
 from compoundeye.services import ManagedService, ServiceError, free_port
 from compoundeye.settings import Settings
 
@@ -88,10 +89,10 @@ class SentinelSet:
         return [shutil.which("redis-sentinel") or "redis-sentinel", str(config)]
 
     def _node_answers(self, svc: ManagedService) -> bool:
-        return _answers(self.node_client(svc.port))
+        return answers_ping(self.node_client(svc.port))
 
     def _sentinel_answers(self, svc: ManagedService) -> bool:
-        return _answers(self.sentinel_client(svc.port))
+        return answers_ping(self.sentinel_client(svc.port))
 
     def _make(self, kind: str, index: int, command: Callable[[ManagedService], list[str]],
               probe: Callable[[ManagedService], bool]) -> ManagedService:
@@ -321,14 +322,6 @@ def _pairs(flat: Any) -> dict[str, str]:
     items = list(flat)
     return {str(items[i]): str(items[i + 1]) for i in range(0, len(items) - 1, 2)}
 
-
-def _answers(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except (redis.RedisError, OSError):
-        return False
-    finally:
-        client.close()
 
 
 def _wait(check: Callable[[], Any], timeout: float, what: str,

@@ -38,6 +38,7 @@ import redis
 from compoundeye import broker
 from compoundeye.mqtt_url import MqttUrl, parse_mqtt_url
 from compoundeye.redact import redact_url
+from compoundeye.redis_client import answers_ping
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +79,8 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 def redis_answers(url: str, timeout: float = 1.0) -> bool:
     """Whether a Redis server at ``url`` answers PING."""
-    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
-    try:
-        return bool(client.ping())
-    except (redis.RedisError, OSError):
-        return False
-    finally:
-        client.close()
+    return answers_ping(redis.Redis.from_url(url, socket_timeout=timeout,
+                                             socket_connect_timeout=timeout))
 
 
 def mqtt_answers(host: str, port: int, timeout: float = 2.0, *,
