@@ -272,3 +272,27 @@ async def reap_idle(sessions: PlaybackSessions, record_end: Callable[[dict[str, 
             log.exception("playback: idle sessions not reaped this round")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
+
+
+def media_summary(recordings_dir: Path, segment_seconds: float, camera: str, start: datetime,
+                  end: datetime, at: datetime | None = None) -> dict[str, Any]:
+    """Whether a camera's recording of a window plays in the browser: its segment count,
+    codec, size and frame rate, ``playable``, and in plain words why not when it does not
+    (no recording, unreadable, or a codec Chromium cannot decode such as H.265)."""
+    segments = window_segments(recordings_dir, camera, start, end, segment_seconds)
+    if not segments:
+        return {"segments": 0, "playable": False, "reason": "no recording in this window"}
+    moment = at or segments[0].start
+    nearest = min(segments, key=lambda s: abs((s.start - moment).total_seconds()))
+    info = probe(nearest.path)
+    if info is None:
+        return {"segments": len(segments), "playable": False,
+                "reason": "the recording could not be read (ffprobe failed)"}
+    out: dict[str, Any] = {"segments": len(segments), "codec": info.codec,
+                           "width": info.width, "height": info.height, "fps": info.fps,
+                           "playable": info.playable}
+    if not info.playable:
+        name = {"hevc": "H.265 (HEVC)"}.get(info.codec, info.codec.upper())
+        out["reason"] = (f"recorded as {name}: this browser (Chromium) cannot decode it. "
+                         "Download the window and play it in a desktop player.")
+    return out

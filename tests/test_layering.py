@@ -114,6 +114,30 @@ def test_layering_holds_over_the_whole_tree() -> None:
     assert forbidden_imports() == []
 
 
+def route_module_imports(root: Path = ROOT) -> list[str]:
+    """Route modules of the dashboard importing another route module (what they share
+    belongs in a module of ``dashboard/`` outside ``api/``, or in the kernel)."""
+    found = []
+    for path in sorted((root / "dashboard" / "api").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        own = f"dashboard.api.{path.stem}"
+        for site in imports_of(path, root):
+            if site.target.startswith("dashboard.api.") and site.target != own:
+                found.append(f"{site.path}:{site.line} imports {site.target}")
+    return found
+
+
+def test_no_route_module_imports_another(tmp_path: Path) -> None:
+    assert route_module_imports() == []
+    api = tmp_path / "dashboard" / "api"
+    api.mkdir(parents=True)
+    (api / "alerts.py").write_text("from dashboard.api.playback import media_summary\n")
+    (api / "holds.py").write_text("from dashboard.playback import media_summary\n")
+    assert route_module_imports(tmp_path) == [
+        "dashboard/api/alerts.py:1 imports dashboard.api.playback"]
+
+
 def test_the_checker_sees_forbidden_imports(tmp_path: Path) -> None:
     """The check itself can fail: lazy, relative and import_module imports are all seen."""
     files = {

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import redis
@@ -19,10 +20,10 @@ from compoundeye import names
 from compoundeye.redis_text import text, text_or_none
 from compoundeye.store import Alert, AlertFilter, AlertStatus, InvalidTransitionError, NotFoundError
 from compoundeye.store.models import OPEN_STATUSES
-from dashboard.api.playback import media_summary
 from dashboard.audit import record_audit
 from dashboard.clip_response import ClipView, serve_clip
 from dashboard.deps import OperatorDep, StateDep, client_ip
+from dashboard.playback import media_summary
 from dashboard.state import AppState
 from dashboard.validation import (
     ID_RE_TEXT,
@@ -243,19 +244,28 @@ async def snapshot(state: StateDep, _caller: OperatorDep, alert_id: AlertId) -> 
     return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
 
 
-@router.get("/{alert_id}/clip/media", summary="Whether the linked clip plays in the browser")
-async def clip_media(state: StateDep, _caller: OperatorDep, alert_id: AlertId,
-                     camera: SiteId = None) -> dict[str, Any]:
-    """The clip's codec and ``playable``; for H.265 a plain reason (the browser cannot
-    decode it) so the desk offers the download instead of a black video."""
-    alert = await run_in_threadpool(_get, state, alert_id)
+def _linked_clip(state: AppState, alert_id: str,
+                 camera: str | None) -> tuple[str, datetime, datetime]:
+    """The linked camera asked for (default: the first) and the alert's clip window;
+    404 when the alert has no clip or the camera is not linked to it."""
+    alert = _get(state, alert_id)
     if not alert.cameras or alert.clip_start is None or alert.clip_end is None:
         raise HTTPException(404, detail="this alert has no linked clip")
     chosen = camera or alert.cameras[0]
     if chosen not in alert.cameras:
         raise HTTPException(404, detail=f"camera {chosen} is not linked to this alert")
+    return chosen, alert.clip_start, alert.clip_end
+
+
+@router.get("/{alert_id}/clip/media", summary="Whether the linked clip plays in the browser")
+async def clip_media(state: StateDep, _caller: OperatorDep, alert_id: AlertId,
+                     camera: SiteId = None) -> dict[str, Any]:
+    """The clip's codec and ``playable``; for H.265 a plain reason (the browser cannot
+    decode it) so the desk offers the download instead of a black video."""
+    chosen, start, end = await run_in_threadpool(_linked_clip, state, alert_id, camera)
     summary: dict[str, Any] = await run_in_threadpool(
-        media_summary, state, chosen, alert.clip_start, alert.clip_end)
+        media_summary, state.settings.recordings_dir,
+        float(state.site.edge.segment_seconds), chosen, start, end)
     return summary
 
 
@@ -263,11 +273,6 @@ async def clip_media(state: StateDep, _caller: OperatorDep, alert_id: AlertId,
             response_class=FileResponse, responses={200: {"content": {"video/mp4": {}}}})
 async def clip(state: StateDep, caller: OperatorDep, request: Request, alert_id: AlertId,
                camera: SiteId = None) -> FileResponse:
-    alert = await run_in_threadpool(_get, state, alert_id)
-    if not alert.cameras or alert.clip_start is None or alert.clip_end is None:
-        raise HTTPException(404, detail="this alert has no linked clip")
-    chosen = camera or alert.cameras[0]
-    if chosen not in alert.cameras:
-        raise HTTPException(404, detail=f"camera {chosen} is not linked to this alert")
-    return await serve_clip(state, chosen, alert.clip_start, alert.clip_end, ClipView(
-        caller.name, caller.role.value, "alert.clip", alert.id, client_ip(request)))
+    chosen, start, end = await run_in_threadpool(_linked_clip, state, alert_id, camera)
+    return await serve_clip(state, chosen, start, end, ClipView(
+        caller.name, caller.role.value, "alert.clip", alert_id, client_ip(request)))

@@ -29,8 +29,8 @@ from dashboard.playback import (
     MAX_WINDOW_HOURS,
     START_ACTION,
     PlaybackSession,
+    media_summary,
     playlist,
-    probe,
     segment_in_window,
     window_segments,
 )
@@ -119,31 +119,6 @@ class SessionBody(BaseModel):
     at: UtcTimestamp | None = None
 
 
-def media_summary(state: AppState, camera: str, start: datetime, end: datetime,
-                  at: datetime | None = None) -> dict[str, Any]:
-    """Whether a camera's recording of a window plays in the browser: its segment count,
-    codec, size and frame rate, ``playable``, and in plain words why not when it does not
-    (no recording, unreadable, or a codec Chromium cannot decode such as H.265)."""
-    seg_s = float(state.site.edge.segment_seconds)
-    segments = window_segments(state.settings.recordings_dir, camera, start, end, seg_s)
-    if not segments:
-        return {"segments": 0, "playable": False, "reason": "no recording in this window"}
-    moment = at or segments[0].start
-    nearest = min(segments, key=lambda s: abs((s.start - moment).total_seconds()))
-    info = probe(nearest.path)
-    if info is None:
-        return {"segments": len(segments), "playable": False,
-                "reason": "the recording could not be read (ffprobe failed)"}
-    out: dict[str, Any] = {"segments": len(segments), "codec": info.codec,
-                           "width": info.width, "height": info.height, "fps": info.fps,
-                           "playable": info.playable}
-    if not info.playable:
-        name = {"hevc": "H.265 (HEVC)"}.get(info.codec, info.codec.upper())
-        out["reason"] = (f"recorded as {name}: this browser (Chromium) cannot decode it. "
-                         "Download the window and play it in a desktop player.")
-    return out
-
-
 @router.post("/sessions", status_code=201, summary="Open an audited playback session")
 async def open_session(state: StateDep, caller: InvestigatorDep, request: Request,
                        body: SessionBody) -> dict[str, Any]:
@@ -151,7 +126,9 @@ async def open_session(state: StateDep, caller: InvestigatorDep, request: Reques
     cameras = list(dict.fromkeys(body.cameras))
     for camera in cameras:
         _camera(state, camera)
-    media = {c: await run_in_threadpool(media_summary, state, c, body.start, body.end, body.at)
+    media = {c: await run_in_threadpool(
+        media_summary, state.settings.recordings_dir, float(state.site.edge.segment_seconds), c,
+        body.start, body.end, body.at)
              for c in cameras}
     ip = client_ip(request)
     session = await run_in_threadpool(state.playback.open, caller.name, caller.role.value,
