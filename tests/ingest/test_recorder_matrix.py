@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 import redis
 
@@ -42,6 +41,7 @@ from evidence.verify import verify_export
 from sample_streams.matrix import VARIANTS
 from sample_streams.simulator import RtspSimulator
 from tests.polling import wait_until
+from tests.processes import kill_edge
 
 pytestmark = [pytest.mark.slow]
 
@@ -112,12 +112,7 @@ def run(rtsp_simulator_factory: Any, services: ServiceSet,
         process.send_signal(signal.SIGTERM)
         process.wait(60)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-        for child in psutil.Process().children(recursive=True):
-            if child.name() == "ffmpeg":
-                child.kill()
+        kill_edge(process)
         sim.stop()
     site = Site.model_validate_json(json.dumps({"cameras": [
         {"id": c, "main_url": "rtsp://sim/x", "location": {"building": "B1", "lat": 31.1,

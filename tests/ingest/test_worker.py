@@ -32,6 +32,7 @@ from compoundeye.redis_text import text_map
 from compoundeye.services import ServiceSet, tsdb_force_flush
 from sample_streams.simulator import RtspSimulator
 from tests.polling import poll, wait_until
+from tests.processes import kill_edge
 
 pytestmark = [pytest.mark.slow]
 
@@ -101,12 +102,7 @@ def edge(sim: RtspSimulator, services: ServiceSet, tmp_path_factory: pytest.Temp
     try:
         yield running
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-        for child in psutil.Process().children(recursive=True):
-            if child.name() == "ffmpeg":
-                child.kill()
+        kill_edge(process)
 
 
 def statuses(client: redis.Redis, cams: list[str]) -> dict[str, dict[str, str]]:
