@@ -26,11 +26,11 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 import redis
@@ -463,3 +463,24 @@ class ServiceSet:
         if ca_file is not None:
             env["CE_MQTT_CA_FILE"] = str(ca_file)
         return env
+
+
+
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+"""The local PostgreSQL the tests and benches make scratch databases in (``CE_TEST_POSTGRES``
+overrides it)."""
+
+
+@contextlib.contextmanager
+def scratch_database(admin: Any, admin_url: str, prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database made through ``admin`` (an autocommit psycopg connection to
+    ``admin_url``, closed on the way out), as a SQLAlchemy URL; dropped afterwards, with any
+    connection still open to it."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+            yield f"{base}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -21,7 +21,6 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,14 +35,13 @@ from bench.scale.reconcile import Books, group_backlog, read_stream, reconcile
 from compoundeye import names
 from compoundeye.auth.roles import Role
 from compoundeye.auth.tokens import add_token
-from compoundeye.services import ServiceSet, free_port
+from compoundeye.services import POSTGRES_ADMIN_URL, ServiceSet, free_port, scratch_database
 from compoundeye.site import load_site
 from compoundeye.supervisor import ChildSpec, Supervisor
 
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parent.parent.parent
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 CONTROL_PLANE = ("alerts-1", "alerts-2", "dashboard", "doors")
 LOAD = ("fleet", "doorgen", "desks")
 SAMPLE_SECONDS = 2.0
@@ -112,14 +110,8 @@ def database(work: Path) -> Iterator[str]:
         log.warning("PostgreSQL not reachable (%s): the store is a SQLite file", exc)
         yield f"sqlite:///{work / 'alerts.db'}"
         return
-    name = f"ce_bench_scale_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-            yield f"{base}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(admin, admin_url, "ce_bench_scale") as url:
+        yield url
 
 
 def _cli(*args: str) -> list[str]:
